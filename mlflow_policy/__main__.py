@@ -1,0 +1,3 @@
+from mlflow_policy.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""Command line: ``main(argv) -> int``. The one place that prints errors and exit codes.
+
+Each command lives in ``mlflow_policy/commands/<name>.py`` with ``add_arguments(parser)``
+and ``run(args) -> int``; :data:`COMMANDS` lists them explicitly (no discovery by side
+effect), and only the chosen command's module is imported, so ``validate`` in a pre-commit
+hook never pays for Ansible or Jinja2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+
+from mlflow_policy import __version__
+from mlflow_policy.errors import InputErrors, PolicyError
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "facts": ("mlflow_policy.commands.facts", "print hosts' fact documents with provenance"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlflow-policy",
+        description="Check MLflow fleets declared in Ansible inventories against YAML policies.",
+    )
+    parser.add_argument("--version", action="version", version=f"mlflow-policy {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, description=help_text)
+        sub.choices[name].set_defaults(_module=module)
+    return parser
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    # Only the chosen command's module is imported to add its arguments.
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    name = next((a for a in args_list if not a.startswith("-")), None)
+    if name in COMMANDS:
+        sub = parser._subparsers._group_actions[0].choices[name]  # type: ignore[union-attr]
+        importlib.import_module(COMMANDS[name][0]).add_arguments(sub)
+    return parser.parse_args(args_list)
+
+
+def _internal_error(exc: BaseException) -> int:
+    fd, path = tempfile.mkstemp(prefix="mlflow-policy-traceback-", suffix=".txt")
+    with os.fdopen(fd, "w") as fh:
+        traceback.print_exception(exc, file=fh)
+    print(
+        f"mlflow-policy: internal error: {type(exc).__name__} (a bug; traceback written to "
+        f"{path})",
+        file=sys.stderr,
+    )
+    return 3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            args = _parse(argv)
+        except SystemExit as exc:  # argparse: --help, --version, usage errors
+            return int(exc.code) if isinstance(exc.code, int) else 2
+        module = importlib.import_module(args._module)
+        return int(module.run(args))
+    except KeyboardInterrupt:
+        print("mlflow-policy: interrupted", file=sys.stderr)
+        return 130
+    except InputErrors as exc:
+        for err in exc.errors:
+            print(f"error: {err.render()}", file=sys.stderr)
+        n = len(exc.errors)
+        print(f"mlflow-policy: {n} input error{'s' if n != 1 else ''}", file=sys.stderr)
+        return exc.exit_code
+    except PolicyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:
+        # `mlflow-policy facts | head`: not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as exc:
+        return _internal_error(exc)
+
+
+def main_entry() -> None:
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""Frozen value objects shared by every layer (load -> model -> evaluate -> report)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Location:
+    """Where a value was written: path as given/relative to the run's root, 1-based."""
+
+    path: str
+    line: int
+    column: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "column": self.column}
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class VaultedValue:
+    """An Ansible-vault encrypted value. Present, never printed, never decrypted here.
+
+    ``ciphertext`` is kept only so that two vaulted values can be compared for equality
+    (``consistent`` on a vaulted secret); reporters must never print it.
+    """
+
+    ciphertext: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "VaultedValue(***)"
+
+    def __str__(self) -> str:
+        return "***"
+
+
+class Unsafe(str):
+    """A string tagged ``!unsafe``: Ansible never templates it, neither do we."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HostFacts:
+    """One host's fact document, as rules see it.
+
+    ``facts`` is the nested document of facts.md (``host``, ``inventory``, ``groups``,
+    ``role``, ``vars``, ``mlflow``, ``env``, ``server``...). ``provenance`` maps a dotted
+    fact path to where its winning value was written. ``unavailable`` maps a dotted path
+    (or a prefix such as ``db``) that the current mode cannot know to the reason why.
+    """
+
+    host: str
+    inventory: str
+    facts: Mapping[str, Any]
+    provenance: Mapping[str, Location] = field(default_factory=dict)
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+    vaulted_paths: frozenset[str] = frozenset()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.inventory, self.host)

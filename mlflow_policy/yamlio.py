@@ -1,0 +1,245 @@
+"""Strict YAML: the only way mlflow-policy reads YAML (policies, inventories, vars, config).
+
+Stricter than PyYAML's safe loader, because a silently wrong read of an inventory is a
+silently wrong verdict:
+
+- duplicate mapping keys are an error (Ansible only warns and keeps the last one);
+- invalid UTF-8 is an error naming the line;
+- files are size-bounded and alias expansion is bounded, so a "billion laughs" document
+  fails fast instead of exhausting memory in whatever walks the result later;
+- ``!vault`` scalars and ``__ansible_vault`` mappings load as opaque :class:`VaultedValue`;
+- ``!unsafe`` scalars load as :class:`Unsafe` strings (never templated);
+- every mapping and list remembers where each of its values was written.
+
+libyaml's parser and composer do the heavy lifting (``CSafeLoader``) when available.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlflow_policy.errors import InputError
+from mlflow_policy.model import Location, Unsafe, VaultedValue
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+# Nodes that aliases may add on top of the nodes actually written in the file. Real
+# inventories use a handful of anchors; a bomb needs millions.
+MAX_ALIAS_EXPANSION = 100_000
+
+_BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class LocDict(dict[Any, Any]):
+    """A mapping that remembers, per key, where its value was written."""
+
+    __slots__ = ("loc", "locs")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.locs: dict[Any, Location] = {}
+        self.loc: Location | None = None
+
+
+class LocList(list[Any]):
+    """A list that remembers where each item was written."""
+
+    __slots__ = ("loc", "locs")
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.locs: list[Location] = []
+        self.loc: Location | None = None
+
+
+def decode_utf8(data: bytes, path: str) -> str:
+    """Decode strictly; the error names the line of the first bad byte."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(
+            f"invalid UTF-8 (byte 0x{data[exc.start]:02x}); files must be UTF-8", path, line, col
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def read_text(path: Path, display: str | None = None) -> str:
+    """Read a text file with the size bound and strict UTF-8."""
+    shown = display if display is not None else str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(
+                f"file is {size} bytes, more than the {MAX_FILE_BYTES} bytes mlflow-policy reads",
+                shown,
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror}", shown) from None
+    return decode_utf8(data, shown)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    display_path = "<string>"
+
+    def _loc(self, node: yaml.Node) -> Location:
+        mark = node.start_mark
+        return Location(self.display_path, mark.line + 1, mark.column + 1)
+
+    def _error(self, message: str, node: yaml.Node) -> InputError:
+        mark = node.start_mark
+        return InputError(message, self.display_path, mark.line + 1, mark.column + 1)
+
+    def construct_located_map(self, node: yaml.MappingNode) -> Iterator[Any]:
+        data = LocDict()
+        data.loc = self._loc(node)
+        yield data
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise self._error("a mapping key must be a scalar", key_node) from None
+            if key in seen:
+                first = seen[key].start_mark.line + 1
+                raise self._error(f"duplicate key {key!r} (first defined on line {first})",
+                                  key_node)
+            seen[key] = key_node
+        self.flatten_mapping(node)
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            data[key] = self.construct_object(value_node, deep=False)
+            data.locs[key] = self._loc(value_node)
+
+    def construct_located_seq(self, node: yaml.SequenceNode) -> Iterator[Any]:
+        data = LocList()
+        data.loc = self._loc(node)
+        yield data
+        for child in node.value:
+            data.append(self.construct_object(child, deep=False))
+            data.locs.append(self._loc(child))
+
+    def construct_vault(self, node: yaml.Node) -> VaultedValue:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self._error("!vault must tag a scalar holding the ciphertext", node)
+        return VaultedValue(str(node.value))
+
+    def construct_unsafe(self, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            return Unsafe(node.value)
+        if isinstance(node, yaml.SequenceNode):
+            return self.construct_sequence(node, deep=True)
+        return self.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_located_map)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_located_seq)
+_Loader.add_constructor("!vault", _Loader.construct_vault)
+_Loader.add_constructor("!vault-encrypted", _Loader.construct_vault)
+_Loader.add_constructor("!unsafe", _Loader.construct_unsafe)
+
+
+def _check_expansion(root: yaml.Node, loader: _Loader) -> None:
+    """Refuse recursive aliases and documents that aliases blow up past the bound.
+
+    The composer shares one node object for every alias, so counting the expanded size
+    with a memo costs one visit per node actually written.
+    """
+    expanded: dict[int, int] = {}
+    written = 0
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        nid = id(node)
+        if done:
+            on_path.discard(nid)
+            size = 1
+            if isinstance(node, yaml.SequenceNode):
+                size += sum(expanded[id(c)] for c in node.value)
+            elif isinstance(node, yaml.MappingNode):
+                size += sum(expanded[id(k)] + expanded[id(v)] for k, v in node.value)
+            expanded[nid] = size
+            if size - written > MAX_ALIAS_EXPANSION:
+                raise loader._error(
+                    f"aliases expand this document past {MAX_ALIAS_EXPANSION} extra nodes "
+                    "(an alias bomb?); refusing to load it",
+                    node,
+                )
+            continue
+        if nid in expanded:
+            continue
+        if nid in on_path:
+            raise loader._error("recursive alias: a node that contains itself", node)
+        if isinstance(node, yaml.ScalarNode):
+            expanded[nid] = 1
+            written += 1
+            continue
+        written += 1
+        on_path.add(nid)
+        stack.append((node, True))
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                children.extend((k, v))
+        for child in reversed(children):
+            cid = id(child)
+            if cid in on_path:
+                raise loader._error("recursive alias: a node that contains itself", child)
+            if cid not in expanded:
+                stack.append((child, False))
+
+
+def loads_all(text: str, display_path: str) -> list[Any]:
+    """Every document of a YAML stream, strictly loaded, with locations."""
+    loader = _Loader(text)
+    loader.display_path = display_path
+    docs: list[Any] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            _check_expansion(node, loader)
+            docs.append(loader.construct_document(node))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        msg = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        if mark is None:
+            raise InputError(msg, display_path) from None
+        raise InputError(msg, display_path, mark.line + 1, mark.column + 1) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"invalid YAML: {exc}", display_path) from None
+    except RecursionError:
+        raise InputError("YAML nested too deeply", display_path) from None
+    finally:
+        loader.dispose()
+    return docs
+
+
+def loads(text: str, display_path: str) -> Any:
+    """A single-document YAML stream (an empty stream is ``None``)."""
+    docs = loads_all(text, display_path)
+    if len(docs) > 1:
+        raise InputError("expected one YAML document, found several", display_path)
+    return docs[0] if docs else None
+
+
+def load_file(path: Path, display: str | None = None) -> Any:
+    shown = display if display is not None else str(path)
+    return loads(read_text(path, shown), shown)
+
+
+def load_all_file(path: Path, display: str | None = None) -> list[Any]:
+    shown = display if display is not None else str(path)
+    return loads_all(read_text(path, shown), shown)
