@@ -65,3 +65,20 @@ class HostFacts:
     @property
     def key(self) -> tuple[str, str]:
         return (self.inventory, self.host)
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Diagnostic:
+    """A finding the loaders raise themselves (``mlflow-policy/vaulted-file``,
+    ``mlflow-policy/unresolved-template``...), before any policy is evaluated.
+
+    The engine turns each into a finding, so they can be filtered and waived like rules.
+    """
+
+    rule: str
+    message: str
+    inventory: str | None = None
+    host: str | None = None
+    fact: str | None = None
+    location: Location | None = None
+    severity: str = "warning"

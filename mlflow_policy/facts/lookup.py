@@ -1,0 +1,67 @@
+"""Reading one dotted fact path out of a host's fact document, with the three outcomes
+rules must tell apart: present, absent (the host does not set it) and unavailable (the
+current mode cannot know it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mlflow_policy.model import HostFacts
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    present: bool
+    value: Any = None
+    unavailable: str | None = None  # the reason, when the mode cannot know the fact
+
+    @property
+    def absent(self) -> bool:
+        return not self.present and self.unavailable is None
+
+
+ABSENT = Lookup(present=False)
+
+
+def unavailable_reason(facts: HostFacts, path: str) -> str | None:
+    """The reason ``path`` (or a prefix of it, such as ``db`` for ``db.revision``) is
+    unavailable, if it is."""
+    if not facts.unavailable:
+        return None
+    probe = path
+    while True:
+        reason = facts.unavailable.get(probe)
+        if reason is not None:
+            return reason
+        cut = probe.rfind(".")
+        if cut < 0:
+            return None
+        probe = probe[:cut]
+
+
+def lookup(facts: HostFacts, path: str) -> Lookup:
+    reason = unavailable_reason(facts, path)
+    if reason is not None:
+        return Lookup(present=False, unavailable=reason)
+    node: Any = facts.facts
+    for part in path.split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            return ABSENT
+    return Lookup(present=True, value=node)
+
+
+def provenance_for(facts: HostFacts, path: str) -> Any:
+    """The location of ``path``'s value, falling back to its nearest located ancestor."""
+    probe = path
+    while True:
+        loc = facts.provenance.get(probe)
+        if loc is not None:
+            return loc
+        cut = probe.rfind(".")
+        if cut < 0:
+            return None
+        probe = probe[:cut]
