@@ -1,0 +1,153 @@
+"""Declared facts: what the inventories say each host runs (static mode).
+
+The resolver gives Ansible-exact hostvars with provenance; this module maps them onto the
+fact document of facts.md through the (configurable) fact mapping, carrying provenance and
+vaulted-ness over to fact paths so findings point at the inventory line to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlflow_policy.config import RunConfig
+from mlflow_policy.errors import InputError, InputErrors
+from mlflow_policy.model import Diagnostic, HostFacts, Location
+
+if TYPE_CHECKING:
+    from mlflow_policy.inventory import ResolvedHost, ResolvedInventory, VaultSecrets
+
+# Facts only a live run can observe; static mode reports rules needing them as skipped.
+OBSERVED_ONLY = ("server.running", "http", "db", "clock")
+STATIC_UNAVAILABLE: Mapping[str, str] = {
+    path: "observed only: run with --live to read it from the host" for path in OBSERVED_ONLY
+}
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """Every host of every inventory of a run, with the loaders' own findings."""
+
+    inventories: tuple[str, ...]
+    hosts: tuple[HostFacts, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def _dig(values: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
+    node: Any = values
+    for part in dotted.split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            return False, None
+    return True, node
+
+
+def _put(doc: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    node = doc
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[parts[-1]] = value
+
+
+def _rebase(source: Mapping[str, Location] | Iterable[str], var: str, fact: str) -> Iterable[
+    tuple[str, str]
+]:
+    """Pairs (hostvar path, fact path) for ``var`` and everything nested below it."""
+    prefix = var + "."
+    for key in source:
+        if key == var:
+            yield key, fact
+        elif key.startswith(prefix):
+            yield key, fact + key[len(var):]
+
+
+def host_facts(
+    inventory: str, host: ResolvedHost, mapping: Mapping[str, str],
+    roles: Sequence[tuple[str, Sequence[str]]],
+) -> HostFacts:
+    groups = list(host.groups)
+    doc: dict[str, Any] = {"host": host.name, "inventory": inventory, "groups": groups,
+                           "vars": host.vars}
+    provenance: dict[str, Location] = {f"vars.{k}": loc for k, loc in host.provenance.items()}
+    vaulted = {f"vars.{k}" for k in host.vaulted}
+    for fact, var in mapping.items():
+        found, value = _dig(host.vars, var)
+        if not found:
+            continue
+        _put(doc, fact, value)
+        for key, path in _rebase(host.provenance, var, fact):
+            provenance[path] = host.provenance[key]
+        vaulted.update(path for _, path in _rebase(host.vaulted, var, fact))
+    if "role" not in doc:
+        member = set(groups)
+        for role, role_groups in roles:
+            if member.intersection(role_groups):
+                doc["role"] = role
+                break
+    return HostFacts(
+        host=host.name, inventory=inventory, facts=doc, provenance=provenance,
+        unavailable=STATIC_UNAVAILABLE, vaulted_paths=frozenset(vaulted),
+    )
+
+
+def resolve_all(
+    paths: Sequence[Path], config: RunConfig, *, root: Path | None = None,
+    vault_secrets: VaultSecrets | None = None,
+) -> list[ResolvedInventory]:
+    """Resolve each inventory on its own (as ``ansible-inventory -i`` would), reporting the
+    input errors of all of them together."""
+    from mlflow_policy.inventory import resolve_inventory
+
+    resolved: list[ResolvedInventory] = []
+    errors: list[InputError] = []
+    for path in paths:
+        if not path.exists():
+            errors.append(InputError(f"inventory not found: {path}"))
+            continue
+        try:
+            resolved.append(resolve_inventory(
+                path, playbook_dir=config.playbook_dir, vault_secrets=vault_secrets, root=root))
+        except InputErrors as exc:
+            errors.extend(exc.errors)
+        except InputError as exc:
+            errors.append(exc)
+    seen: dict[str, Path] = {}
+    for inv in resolved:
+        if inv.name in seen:
+            errors.append(InputError(
+                f"two inventories are both named '{inv.name}' ({seen[inv.name]} and {inv.path});"
+                " inventory names must be unique in one run"))
+        seen[inv.name] = inv.path
+    if errors:
+        raise InputErrors(errors)
+    return resolved
+
+
+def _diagnostic_key(d: Diagnostic) -> tuple[str, str, str, str, str]:
+    return (d.inventory or "", d.host or "", d.rule, d.fact or "", d.message)
+
+
+def load_fleet(
+    paths: Sequence[Path], config: RunConfig, *, root: Path | None = None,
+    vault_secrets: VaultSecrets | None = None,
+) -> Fleet:
+    inventories = resolve_all(paths, config, root=root, vault_secrets=vault_secrets)
+    hosts: list[HostFacts] = []
+    diagnostics: list[Diagnostic] = []
+    for inv in inventories:
+        mapping = config.mapping_for(inv.name)
+        hosts.extend(host_facts(inv.name, h, mapping, config.roles) for h in inv.hosts.values())
+        diagnostics.extend(inv.diagnostics)
+    hosts.sort(key=lambda h: h.key)
+    return Fleet(
+        inventories=tuple(sorted(i.name for i in inventories)),
+        hosts=tuple(hosts),
+        diagnostics=tuple(sorted(diagnostics, key=_diagnostic_key)),
+    )
