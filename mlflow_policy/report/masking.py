@@ -9,6 +9,7 @@ Three kinds of secret are masked as ``***``:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -36,6 +37,7 @@ def _catalogue_secret(name: str) -> bool:
     return bool(checker(name)) if checker is not None else False
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
     """A variable or key whose value is a secret by its name."""
     return bool(_SECRET_NAME.search(name)) or _catalogue_secret(name)
@@ -63,7 +65,7 @@ def _mask(value: Any, path: str, vaulted: frozenset[str], marker: bool) -> Any:
     if isinstance(value, (list, tuple)):
         return [_mask(v, path, vaulted, marker) for v in value]
     if isinstance(value, str):
-        return mask_text(value)
+        return mask_text(value) if "://" in value else value
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     return value

@@ -1,0 +1,99 @@
+"""Options and plumbing shared by the commands that read inventories and write reports."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlflow_policy.config import RunConfig, load_config
+from mlflow_policy.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from mlflow_policy.facts.declared import Fleet
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="config file (default: .mlflow-policy.yaml, then "
+                             "[tool.mlflow-policy] in pyproject.toml)")
+
+
+def add_inventory_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("inventories")
+    group.add_argument("-i", "--inventory", action="append", type=Path, metavar="PATH",
+                       help="inventory file or directory, repeatable (default: every "
+                            "directory under inventories/)")
+    group.add_argument("--playbook-dir", type=Path, metavar="DIR",
+                       help="also load group_vars/ and host_vars/ next to the playbooks")
+    group.add_argument("--vault-password-file", action="append", type=Path, default=[],
+                       metavar="FILE", help="decrypt whole-file vaulted vars files")
+    group.add_argument("--vault-id", action="append", default=[], metavar="[LABEL@]FILE",
+                       help="vault identity, as for ansible")
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", type=Path, metavar="FILE",
+                        help="write the report to FILE (atomically) instead of stdout")
+
+
+def run_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
+    root = Path.cwd()
+    config = load_config(getattr(args, "config", None), root)
+    playbook_dir = getattr(args, "playbook_dir", None)
+    if playbook_dir is not None:
+        if not playbook_dir.is_dir():
+            raise UsageError(f"--playbook-dir: not a directory: {playbook_dir}")
+        config = _replace(config, playbook_dir=playbook_dir)
+    return config, root
+
+
+def _replace(config: RunConfig, **changes: object) -> RunConfig:
+    from dataclasses import replace
+
+    return replace(config, **changes)  # type: ignore[arg-type]
+
+
+def inventory_paths(args: argparse.Namespace, config: RunConfig, root: Path) -> tuple[Path, ...]:
+    paths = tuple(args.inventory) if getattr(args, "inventory", None) else (
+        config.default_inventories(root))
+    if not paths:
+        raise UsageError("no inventory: pass -i PATH, or create inventories/<name>/")
+    return paths
+
+
+def fleet(args: argparse.Namespace, config: RunConfig, root: Path) -> Fleet:
+    from mlflow_policy.facts.declared import load_fleet
+
+    secrets = None
+    files = list(getattr(args, "vault_password_file", []) or [])
+    ids = list(getattr(args, "vault_id", []) or [])
+    if files or ids:
+        from mlflow_policy.inventory import VaultSecrets
+
+        secrets = VaultSecrets.from_cli(files, ids)
+    return load_fleet(inventory_paths(args, config, root), config, root=root,
+                      vault_secrets=secrets)
+
+
+def write_output(text: str, path: Path | None) -> None:
+    """Print, or replace ``path`` atomically: a report is never left half-written."""
+    if path is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
