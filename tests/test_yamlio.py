@@ -1,0 +1,69 @@
+"""The strict YAML layer: every bad file fails fast with file:line, good files keep marks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlflow_policy import yamlio
+from mlflow_policy.errors import InputError
+from mlflow_policy.model import Location, Unsafe, VaultedValue
+
+BAD = Path(__file__).parent / "fixtures" / "yaml" / "bad"
+CASES = sorted(p for p in BAD.iterdir() if p.suffix == ".yaml")
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_bad_yaml_is_a_located_error(path: Path) -> None:
+    expected = path.with_suffix(".expected").read_text().strip()
+    with pytest.raises(InputError) as info:
+        yamlio.load_all_file(path, path.name)
+    rendered = info.value.render()
+    assert rendered.startswith(f"{path.name}:"), rendered
+    assert expected in rendered
+
+
+def test_alias_bomb_fails_fast_without_building_it() -> None:
+    # 9**9 leaves if expanded; the bound must refuse it by counting, not by building it.
+    with pytest.raises(InputError, match="alias bomb"):
+        yamlio.load_all_file(BAD / "alias-bomb.yaml")
+
+
+def test_moderate_alias_use_is_fine() -> None:
+    data = yamlio.loads("base: &b {x: 1, y: [1, 2]}\nother: *b\nmerged: {<<: *b, x: 2}\n", "f")
+    assert data["other"] == {"x": 1, "y": [1, 2]}
+    assert data["merged"] == {"x": 2, "y": [1, 2]}
+
+
+def test_merge_key_override_is_not_a_duplicate() -> None:
+    assert yamlio.loads("a: &a {k: 1}\nb:\n  <<: *a\n  k: 2\n", "f")["b"]["k"] == 2
+
+
+def test_locations_are_one_based_value_positions() -> None:
+    data = yamlio.loads("mlflow_version: '3.17.2'\nmlflow_env:\n  MLFLOW_X: a\nl: [1, 2]\n", "g.yml")
+    assert data.locs["mlflow_version"] == Location("g.yml", 1, 17)
+    assert data["mlflow_env"].locs["MLFLOW_X"] == Location("g.yml", 3, 13)
+    assert data["l"].locs[1] == Location("g.yml", 4, 8)
+
+
+def test_vault_and_unsafe_tags() -> None:
+    data = yamlio.loads(
+        "p: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\nu: !unsafe '{{ x }}'\n", "f")
+    assert isinstance(data["p"], VaultedValue)
+    assert "6162" not in repr(data["p"]) and str(data["p"]) == "***"
+    assert isinstance(data["u"], Unsafe) and data["u"] == "{{ x }}"
+
+
+def test_oversized_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yamlio, "MAX_FILE_BYTES", 10)
+    big = tmp_path / "big.yml"
+    big.write_text("a: 123456789012\n")
+    with pytest.raises(InputError, match="more than the 10 bytes"):
+        yamlio.load_file(big)
+
+
+def test_multiple_documents() -> None:
+    assert yamlio.loads_all("a: 1\n---\nb: 2\n", "f") == [{"a": 1}, {"b": 2}]
+    with pytest.raises(InputError, match="one YAML document"):
+        yamlio.loads("a: 1\n---\nb: 2\n", "f")
