@@ -1,0 +1,22 @@
+"""Rule kinds: one module each, listed explicitly (no registration by import side effect).
+
+``RULE_KINDS`` maps the key a policy writes (``assert``, ``consistent``...) to the function
+that evaluates a rule of that kind; docs and the schema's kind list come from it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from mlflow_policy.rules import assert_, consistent, peer, promotion, unique
+from mlflow_policy.rules.base import Context, Outcome, RuleKind
+
+RULE_KINDS: Mapping[str, RuleKind] = {
+    "assert": assert_.evaluate,
+    "consistent": consistent.evaluate,
+    "unique": unique.evaluate,
+    "peer": peer.evaluate,
+    "promotion": promotion.evaluate,
+}
+
+__all__ = ["RULE_KINDS", "Context", "Outcome", "RuleKind"]

@@ -1,0 +1,139 @@
+"""``evaluate``: policies x hosts -> Result. Never reads a file, never prints.
+
+For each rule (after ``--rule``/``--skip-rule``), the hosts it evaluates are those that
+satisfy the policy's ``match``, the rule's ``match`` and not its ``exclude``; the rule kind
+from :data:`RULE_KINDS` does the rest. Loader diagnostics become findings here, so they
+filter and waive like any rule. A rule that raises becomes an ``internal-error`` finding
+and the run goes on: a bug never passes silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
+
+from mlflow_policy.findings import (
+    INTERNAL_ERROR,
+    WAIVER_EXPIRED,
+    WAIVER_UNUSED,
+    Finding,
+    Result,
+)
+from mlflow_policy.model import Diagnostic, HostFacts
+from mlflow_policy.rules import RULE_KINDS, Context
+from mlflow_policy.waivers import apply_waivers, scope_checker
+
+if TYPE_CHECKING:
+    from mlflow_policy.policy.loader import LoadedPolicy, LoadedRule, LoadedWaiver
+
+# The engine's own findings that users can filter and waive (internal-error is neither).
+BUILTIN_IDS = (
+    "mlflow-policy/vaulted-file", "mlflow-policy/unresolved-template",
+    WAIVER_EXPIRED, WAIVER_UNUSED,
+)
+
+
+@dataclass(frozen=True)
+class RuleFilter:
+    """``--rule`` globs (empty: every rule) minus ``--skip-rule`` globs, on full ids."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def __call__(self, rule_id: str) -> bool:
+        if rule_id == INTERNAL_ERROR:
+            return True
+        if self.include and not any(fnmatchcase(rule_id, g) for g in self.include):
+            return False
+        return not any(fnmatchcase(rule_id, g) for g in self.exclude)
+
+
+def select_hosts(rule: LoadedRule, hosts: Sequence[HostFacts]) -> list[HostFacts]:
+    from mlflow_policy.policy.selectors import selects
+
+    exclude = rule.rule.exclude
+    return [
+        h for h in hosts
+        if selects(rule.policy_match, h) and selects(rule.rule.match, h)
+        and not (exclude is not None and selects(exclude, h))
+    ]
+
+
+def _from_diagnostic(d: Diagnostic) -> Finding:
+    return Finding(rule=d.rule, severity=d.severity, message=d.message, host=d.host,
+                   inventory=d.inventory, fact=d.fact, location=d.location)
+
+
+def _internal_error(rule: LoadedRule, exc: Exception) -> Finding:
+    return Finding(
+        rule=INTERNAL_ERROR, severity="error", location=rule.location, fact=None,
+        message=(f"rule {rule.full_id} raised {type(exc).__name__}: {exc} (a bug in "
+                 "mlflow-policy; the rule was not evaluated)"),
+    )
+
+
+def _pseudo_host(f: Finding) -> HostFacts:
+    """What waiver selectors see for a finding: its host's facts, or for a host-less
+    finding (a vaulted file) a minimal document with just its inventory."""
+    facts: dict[str, object] = {"host": f.host or "", "inventory": f.inventory or ""}
+    return HostFacts(host=f.host or "", inventory=f.inventory or "", facts=facts)
+
+
+def evaluate(
+    policies: Iterable[LoadedPolicy],
+    hosts: Sequence[HostFacts],
+    diagnostics: Sequence[Diagnostic] = (),
+    waivers: Sequence[LoadedWaiver] = (),
+    *,
+    today: date,
+    rule_filter: Sequence[str] = (),
+    skip_filter: Sequence[str] = (),
+    inventories: Sequence[str] | None = None,
+    mode: str = "static",
+) -> Result:
+    keep = RuleFilter(tuple(rule_filter), tuple(skip_filter))
+    hosts = tuple(sorted(hosts, key=lambda h: h.key))
+    ctx = Context(all_hosts=hosts)
+    findings: list[Finding] = []
+    rules: list[LoadedRule] = []
+    unmatched: list[str] = []
+    evaluated: list[tuple[str, str, str]] = []
+    skipped = 0
+    for policy in sorted(policies, key=lambda p: p.name):
+        for rule in policy.rules:
+            if not keep(rule.full_id):
+                continue
+            rules.append(rule)
+            selected = select_hosts(rule, hosts)
+            if not selected:
+                unmatched.append(rule.full_id)
+                continue
+            evaluated.extend((rule.full_id, h.inventory, h.host) for h in selected)
+            try:
+                outcome = RULE_KINDS[rule.rule.kind](rule, selected, ctx)
+            except Exception as exc:  # a bug in a rule kind: report it, go on, exit 3
+                findings.append(_internal_error(rule, exc))
+                continue
+            findings.extend(outcome.findings)
+            skipped += len(outcome.skipped)
+    findings.extend(_from_diagnostic(d) for d in diagnostics if keep(d.rule))
+
+    by_key = {h.key: h for h in hosts}
+
+    def host_of(f: Finding) -> HostFacts:
+        found = by_key.get((f.inventory or "", f.host or ""))
+        return found if found is not None else _pseudo_host(f)
+
+    scope = scope_checker([r.full_id for r in rules] + [b for b in BUILTIN_IDS if keep(b)])
+    findings = apply_waivers(findings, waivers, today=today, host_of=host_of,
+                             in_scope=scope, keep=keep)
+    return Result(
+        findings=tuple(sorted(findings)), hosts=hosts, rules=tuple(rules), skipped=skipped,
+        unmatched_rules=tuple(sorted(unmatched)),
+        inventories=tuple(sorted(inventories if inventories is not None
+                                 else {h.inventory for h in hosts})),
+        mode=mode, evaluated=tuple(evaluated),
+    )

@@ -1,0 +1,166 @@
+"""What an evaluation produces: frozen, totally ordered findings and the run's Result.
+
+The Result, not a reporter, decides the exit code (``Result.exit_code(fail_on)``), so every
+output format of one run agrees on pass/fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property, total_ordering
+from typing import Any
+
+from mlflow_policy.model import HostFacts, Location
+
+SEVERITIES = ("error", "warning", "info")
+# --fail-on threshold -> the severities that fail the run.
+_FAILING: Mapping[str, frozenset[str]] = {
+    "error": frozenset({"error"}),
+    "warning": frozenset({"error", "warning"}),
+    "info": frozenset({"error", "warning", "info"}),
+    "never": frozenset(),
+}
+FAIL_ON_CHOICES = tuple(_FAILING)
+
+INTERNAL_ERROR = "mlflow-policy/internal-error"
+WAIVER_EXPIRED = "mlflow-policy/waiver-expired"
+WAIVER_UNUSED = "mlflow-policy/waiver-unused"
+
+# The engine's own finding ids (policy-language.md section 10) and what each means; explain
+# prints these, and they filter and waive like any rule (internal-error excepted).
+BUILTIN_RULES: Mapping[str, str] = {
+    INTERNAL_ERROR: "a rule raised while being evaluated: a bug in mlflow-policy. The rule "
+                    "was not evaluated; the run exits 3. Never filtered or waived.",
+    WAIVER_EXPIRED: "a waiver's expires day has passed (valid through that day, UTC); the "
+                    "findings it waived fail again.",
+    WAIVER_UNUSED: "a waiver that matches no finding; remove it so exceptions don't pile up.",
+    "mlflow-policy/vaulted-file": "a whole-file vault-encrypted vars file was skipped because "
+                                  "no vault secret was given (--vault-password-file).",
+    "mlflow-policy/unresolved-template": "a hostvar's Jinja2 could not be rendered statically "
+                                         "(lookup(), undefined variables); it stays as written.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """A value a finding's message quotes from another host (the majority value of a
+    ``consistent`` partition, a ``from`` host's value...). Reporters need the host it came
+    from to mask it (vaulted there?); it never appears in a report by itself."""
+
+    inventory: str
+    host: str
+    value: Any
+
+
+@total_ordering
+@dataclass(frozen=True, eq=True)
+class Finding:
+    rule: str  # full id: "<policy>/<rule id>" or "mlflow-policy/<built-in>"
+    severity: str
+    message: str
+    host: str | None = None
+    inventory: str | None = None
+    fact: str | None = None
+    actual: Any = None
+    expected: str | None = None
+    location: Location | None = None
+    waived: bool = False
+    waiver: str | None = None
+    related: tuple[Related, ...] = field(default=(), repr=False)
+
+    @property
+    def sort_key(self) -> tuple[str, str, str, str, str]:
+        return (self.inventory or "", self.host or "", self.rule, self.fact or "", self.message)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Finding):
+            return NotImplemented
+        return self.sort_key < other.sort_key
+
+    def __hash__(self) -> int:
+        return hash(self.sort_key)
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable across runs and across edits that only move lines: never hashes a location.
+
+        A finding that names neither a host nor a fact (an unused waiver, a vaulted file)
+        would collide with its siblings on (rule, inventory, host, fact) alone, so its
+        message, which the engine writes without line numbers, joins the hash.
+        """
+        parts: list[str | None] = [self.rule, self.inventory, self.host, self.fact]
+        if self.host is None and self.fact is None:
+            parts.append(self.message)
+        digest = hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
+        return digest[:32]
+
+    def with_waiver(self, name: str) -> Finding:
+        return replace(self, waived=True, waiver=name)
+
+
+@dataclass(frozen=True)
+class Summary:
+    hosts: int
+    rules: int
+    findings: Mapping[str, int]  # severity -> unwaived findings
+    waived: int
+    skipped: int
+    unmatched_rules: tuple[str, ...]
+    internal_errors: int
+
+
+@dataclass(frozen=True)
+class Result:
+    """Everything a reporter needs and nothing it must compute: reporters never evaluate."""
+
+    findings: tuple[Finding, ...]  # sorted
+    hosts: tuple[HostFacts, ...]  # every host of the run, sorted by (inventory, host)
+    rules: tuple[Any, ...]  # the LoadedRules that were evaluated (after --rule/--skip-rule)
+    skipped: int
+    unmatched_rules: tuple[str, ...]
+    inventories: tuple[str, ...] = ()
+    mode: str = "static"
+    # (rule full id, inventory, host) for every host a rule evaluated: junit's test cases.
+    evaluated: tuple[tuple[str, str, str], ...] = ()
+
+    @cached_property
+    def host_index(self) -> Mapping[tuple[str, str], HostFacts]:
+        return {h.key: h for h in self.hosts}
+
+    def facts_for(self, inventory: str | None, host: str | None) -> HostFacts | None:
+        if inventory is None or host is None:
+            return None
+        return self.host_index.get((inventory, host))
+
+    @property
+    def internal_errors(self) -> int:
+        return sum(1 for f in self.findings if f.rule == INTERNAL_ERROR)
+
+    @property
+    def summary(self) -> Summary:
+        counts = dict.fromkeys(SEVERITIES, 0)
+        waived = 0
+        for f in self.findings:
+            if f.waived:
+                waived += 1
+            else:
+                counts[f.severity] = counts.get(f.severity, 0) + 1
+        return Summary(
+            hosts=len(self.hosts), rules=len(self.rules), findings=counts, waived=waived,
+            skipped=self.skipped, unmatched_rules=self.unmatched_rules,
+            internal_errors=self.internal_errors,
+        )
+
+    def failed(self, fail_on: str) -> bool:
+        failing = _FAILING[fail_on]
+        return any(not f.waived and f.severity in failing for f in self.findings)
+
+    def exit_code(self, fail_on: str = "error") -> int:
+        """3 when a rule raised (a bug must never pass silently), else 1 when an unwaived
+        finding is at or above ``fail_on``, else 0."""
+        if self.internal_errors:
+            return 3
+        return 1 if self.failed(fail_on) else 0

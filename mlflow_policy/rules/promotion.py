@@ -1,0 +1,58 @@
+"""``promotion``: the hosts that follow run only values the ``from`` hosts already run.
+
+``from`` selects among every host of the run, across inventories (staging leads prod).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from mlflow_policy.facts.lookup import lookup
+from mlflow_policy.findings import Related
+from mlflow_policy.model import HostFacts
+from mlflow_policy.rules.base import (
+    MAX_NAMED,
+    Context,
+    Outcome,
+    finding,
+    name_list,
+    show,
+    value_key,
+)
+
+if TYPE_CHECKING:
+    from mlflow_policy.policy.loader import LoadedRule
+
+
+def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: Context) -> Outcome:
+    from mlflow_policy.policy.selectors import selects
+
+    spec = rule.rule.promotion
+    assert spec is not None
+    out = Outcome()
+    leading: dict[tuple[Any, ...], tuple[HostFacts, Any]] = {}
+    for lead in ctx.all_hosts:
+        if not selects(spec.from_, lead):
+            continue
+        got = lookup(lead, spec.fact)
+        if got.present:
+            leading.setdefault(value_key(got.value), (lead, got.value))
+    keys = sorted(leading)
+    shown = [show(leading[k][1]) for k in keys[:MAX_NAMED]]
+    allowed = f"one of {name_list(shown, len(keys))}" if keys else "a value some `from` host has"
+    related = [Related(h.inventory, h.host, v) for h, v in (leading[k] for k in keys[:MAX_NAMED])]
+    for host in hosts:
+        got = lookup(host, spec.fact)
+        if got.unavailable is not None:
+            out.skip(host)
+            continue
+        if not got.present or value_key(got.value) in leading:
+            continue
+        have = (f"the `from` hosts have {name_list(shown, len(keys))}" if keys
+                else "no `from` host has this fact set")
+        out.findings.append(finding(
+            rule, host, spec.fact, actual=got.value, expected=allowed, related=related,
+            message=f"{spec.fact} is {show(got.value)}, not yet promoted: {have}",
+        ))
+    return out
