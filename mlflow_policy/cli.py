@@ -21,6 +21,9 @@ from mlflow_policy.errors import InputErrors, PolicyError
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("mlflow_policy.commands.check", "evaluate inventories against policies"),
+    "explain": ("mlflow_policy.commands.explain", "what a rule checks, why, and how to fix it"),
+    "rules": ("mlflow_policy.commands.rules", "list every loaded rule"),
     "facts": ("mlflow_policy.commands.facts", "print hosts' fact documents with provenance"),
 }
 

@@ -1,0 +1,130 @@
+"""``mlflow-policy check``: evaluate the inventories against the policies (static mode).
+
+Loads everything first (all input errors of the run together, exit 2), then evaluates,
+then writes each requested report. The Result decides the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from mlflow_policy.commands import common
+from mlflow_policy.config import RunConfig
+from mlflow_policy.errors import UsageError
+from mlflow_policy.findings import FAIL_ON_CHOICES
+
+if TYPE_CHECKING:
+    from mlflow_policy.policy.loader import LoadedWaiver, PolicySet
+
+
+def add_policy_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-p", "--policy", action="append", type=Path, metavar="PATH",
+                        help="policy file or directory, repeatable (default: policies/)")
+    common.add_config_options(parser)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mlflow_policy.report import REPORTERS
+
+    add_policy_options(parser)
+    common.add_inventory_options(parser)
+    parser.add_argument(
+        "--format", action="append", metavar="FORMAT[=FILE]",
+        help=f"report format: {', '.join(REPORTERS)} (default text); repeat with FORMAT=FILE "
+             "to write several reports in one run")
+    common.add_output_options(parser)
+    parser.add_argument("--fail-on", choices=FAIL_ON_CHOICES,
+                        help="lowest unwaived severity that fails the run (default: error)")
+    parser.add_argument("--rule", action="append", default=[], metavar="GLOB",
+                        help="only rules whose full id matches, repeatable")
+    parser.add_argument("--skip-rule", action="append", default=[], metavar="GLOB",
+                        help="skip rules whose full id matches, repeatable")
+    parser.add_argument("--waivers", action="append", type=Path, default=[], metavar="PATH",
+                        help="waiver file or directory, repeatable")
+    parser.add_argument("--no-color", action="store_true", help="never colour the text report")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-q", "--quiet", action="store_true",
+                           help="text report: hide waived findings")
+    verbosity.add_argument("-v", "--verbose", action="store_true",
+                           help="text report: also list rules that selected no host")
+
+
+def policy_set(args: argparse.Namespace, config: RunConfig, root: Path) -> PolicySet:
+    from mlflow_policy.policy.loader import load_paths
+
+    paths = tuple(args.policy) if args.policy else config.policies
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"policy path not found: {', '.join(map(str, missing))}")
+    return load_paths(paths, root)
+
+
+def waivers(args: argparse.Namespace, config: RunConfig, root: Path,
+            loaded: PolicySet) -> tuple[LoadedWaiver, ...]:
+    from mlflow_policy.policy.loader import load_waivers
+
+    paths = tuple(args.waivers) if args.waivers else config.waivers
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"waiver path not found: {', '.join(map(str, missing))}")
+    extra = load_waivers(paths, root) if paths else ()
+    return tuple(loaded.waivers) + tuple(extra)
+
+
+def outputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
+    """``--format`` values as (format, file or None for -o/stdout)."""
+    from mlflow_policy.report import REPORTERS
+
+    plain: list[str] = []
+    to_files: list[tuple[str, Path | None]] = []
+    for item in args.format or ["text"]:
+        name, sep, file = item.partition("=")
+        if name not in REPORTERS:
+            raise UsageError(f"--format: unknown format '{name}' (choose from "
+                             f"{', '.join(REPORTERS)})")
+        if sep and not file:
+            raise UsageError(f"--format {item}: missing file name after '='")
+        if sep:
+            to_files.append((name, Path(file)))
+        else:
+            plain.append(name)
+    if len(plain) > 1:
+        raise UsageError("--format: only one format can go to stdout/-o; use FORMAT=FILE for "
+                         "the others")
+    return [(name, args.output) for name in plain] + to_files
+
+
+def use_color(args: argparse.Namespace, stream: TextIO, to_file: bool) -> bool:
+    if to_file or args.no_color or os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlflow_policy.engine import evaluate
+    from mlflow_policy.report import REPORTERS, ReportOptions
+
+    targets = outputs(args)  # usage errors before any slow loading
+    config, root = common.run_config(args)
+    loaded = policy_set(args, config, root)
+    active_waivers = waivers(args, config, root, loaded)
+    fleet = common.fleet(args, config, root)
+    result = evaluate(
+        loaded.policies, fleet.hosts, fleet.diagnostics, active_waivers,
+        today=datetime.now(UTC).date(), rule_filter=args.rule, skip_filter=args.skip_rule,
+        inventories=fleet.inventories,
+    )
+    fail_on = args.fail_on or config.fail_on
+    for name, path in targets:
+        options = ReportOptions(
+            fail_on=fail_on, color=use_color(args, sys.stdout, path is not None),
+            quiet=args.quiet, verbose=args.verbose,
+        )
+        common.write_output(REPORTERS[name](result, options), path)
+    return result.exit_code(fail_on)

@@ -1,0 +1,54 @@
+"""``--format json``: the machine report of cli-and-reports.md. Deterministic: sorted
+findings, no timestamps, the same bytes for the same input."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mlflow_policy import __version__
+from mlflow_policy.findings import SEVERITIES, Result
+from mlflow_policy.report.options import ReportOptions
+from mlflow_policy.report.view import views
+
+SCHEMA_VERSION = 1
+
+
+def document(result: Result, options: ReportOptions) -> dict[str, Any]:
+    s = result.summary
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "mlflow-policy", "version": __version__},
+        "mode": result.mode,
+        "inventories": list(result.inventories),
+        "summary": {
+            "hosts": s.hosts,
+            "rules": s.rules,
+            "findings": {sev: s.findings.get(sev, 0) for sev in SEVERITIES},
+            "waived": s.waived,
+            "skipped": s.skipped,
+            "unmatched_rules": list(s.unmatched_rules),
+            "failed": result.exit_code(options.fail_on) != 0,
+        },
+        "findings": [
+            {
+                "rule": v.finding.rule,
+                "severity": v.finding.severity,
+                "host": v.finding.host,
+                "inventory": v.finding.inventory,
+                "fact": v.finding.fact,
+                "actual": v.actual,
+                "expected": v.expected,
+                "message": v.message,
+                "location": v.finding.location.to_json() if v.finding.location else None,
+                "waived": v.finding.waived,
+                "waiver": v.finding.waiver,
+                "fingerprint": v.finding.fingerprint,
+            }
+            for v in views(result)
+        ],
+    }
+
+
+def render(result: Result, options: ReportOptions) -> str:
+    return json.dumps(document(result, options), indent=2, ensure_ascii=False, default=str) + "\n"
