@@ -1,0 +1,288 @@
+"""Differential test: our static resolver against ``ansible-inventory --list``.
+
+Hypothesis draws whole inventories (YAML or INI; nested groups with diamonds; priorities;
+hosts in several groups; inline, group_vars/ and host_vars/ values spelled every way YAML
+and INI allow; files, directories, shadowed and ignored files; playbook-adjacent vars),
+writes them to a temporary directory, and both resolvers must give every host the same
+vars and the same groups. A failing example prints every file it wrote.
+
+The example inventories under ``inventories/`` get the same comparison.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+from tests.gen_inventory import (
+    BlockScalar,
+    Group,
+    HostEntry,
+    IniRaw,
+    Inventory,
+    Raw,
+    Value,
+    VarsFile,
+    expand_pattern,
+    vault_value,
+    write_inventory,
+)
+from tests.oracle import (
+    ansible_inventory_list,
+    host_groups_from_list,
+    hostvars_from_list,
+    normalise_hostvars,
+    require_ansible,
+)
+
+pytestmark = pytest.mark.ansible
+
+REPO = Path(__file__).resolve().parents[1]
+# Each example costs one ansible-inventory process (~0.3 s) plus our resolver.
+EXAMPLES = int(os.environ.get("MLFLOW_POLICY_INVENTORY_EXAMPLES", "30"))
+
+# ----------------------------------------------------------------------------- values
+
+# Few names, so that the same variable is set at several levels and precedence matters.
+VAR_NAMES = ["alpha", "beta", "gamma", "mlflow_version", "mlflow_env"]
+KEYS = ["A", "B", "MLFLOW_TRACKING_URI", "with-dash"]
+
+YAML_SCALARS = [
+    # ints, YAML 1.1 spellings included
+    "0", "42", "-7", "+3", "0x1F", "0o17", "012", "1_000", "190:20:30",
+    "123456789012345678901234567890",
+    # floats (1e3 has no dot: a string in YAML 1.1)
+    "1.5", "-0.25", "6.8523015e+5", "1e3", ".inf", "-.Inf", "1_0.5",
+    # booleans and nulls
+    "true", "False", "yes", "NO", "on", "Off", "y", "null", "~", "",
+    # dates and timestamps
+    "2020-01-01", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10",
+    "2002-12-14T21:59:43Z",
+    # strings
+    "hello", "'it''s'", '"tab\\there"', '"caf\\u00e9"', "'123'", '"true"', "'~'",
+    '"http://mlflow.example:5000/api"', "postgresql://u@db/mlflow", "'{{ alpha }}'",
+    '"https://{{ beta }}:5000"', "!unsafe '{{ alpha }}'", "'  padded  '", "'# not a comment'",
+    "plain # trailing comment",
+]
+JSON_SCALARS = [
+    "0", "-3", "1.5", "1e3", "12345678901234567890", "true", "false", "null", '"s"',
+    '"2020-01-01"', '"{{ alpha }}"', '"caf\\u00e9"', '"yes"', "-0.0",
+]
+BLOCKS: list[Value] = [
+    BlockScalar("|", ("line one", "  indented", "line three")),
+    BlockScalar(">-", ("folded", "text", "", "para")),
+    BlockScalar("|+", ("keep", "")),
+    vault_value(),
+]
+# INI host-line tokens (shlex first, then ast.literal_eval) and :vars values (literal_eval)
+INI_HOST_TOKENS = [
+    "1", "-7", "+5", "3.25", "1e3", "0x1F", "010", "1_000", "True", "false", "None", "yes",
+    "abc", "\"'03#pa33'\"", '"a b"', "[1,2,3]", "\"{'k': 'v', 'n': [1, None]}\"", '"()"',
+    '"(1,)"', "1j", "...", "b'x'", "\"'a' 'b'\"", "http://h.example:5000/p", '""',
+    '"{{ alpha }}"', "a#b", "'single'",
+]
+INI_VARS_VALUES = [
+    "1", "-7", "3.25", "1e3", "True", "true", "None", "yes", "abc", "abc def",
+    "'quoted # hash'", '"dq"', "[1, 'a', None]", "{'a': {'b': 2}}", "True # comment",
+    "a=b", "'it''s'", "{{ alpha }}", "http://h:5000", "010", "0x10", '""', "(1, 2)",
+]
+
+yaml_leaf = st.sampled_from(YAML_SCALARS).map(Raw) | st.sampled_from(BLOCKS)
+json_leaf = st.sampled_from(JSON_SCALARS).map(Raw)
+
+
+def nested(leaf: st.SearchStrategy[Value]) -> st.SearchStrategy[Value]:
+    return st.recursive(
+        leaf,
+        lambda inner: st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(KEYS), inner, max_size=3),
+        max_leaves=5,
+    )
+
+
+def var_maps(
+    leaf: st.SearchStrategy[Value], max_size: int = 3
+) -> st.SearchStrategy[dict[str, Value]]:
+    return st.dictionaries(st.sampled_from(VAR_NAMES), nested(leaf), max_size=max_size)
+
+
+def ini_maps(pool: list[str]) -> st.SearchStrategy[dict[str, Value]]:
+    return st.dictionaries(st.sampled_from(VAR_NAMES), st.sampled_from(pool).map(IniRaw),
+                           max_size=2)
+
+
+# ----------------------------------------------------------------------------- vars files
+
+EXTS = ["", ".yml", ".yaml", ".json"]
+NOISE = [
+    (".hidden.yml", "noise_loaded: hidden\n"),
+    ("backup.yml~", "noise_loaded: backup\n"),
+    ("README.md", "noise_loaded: readme\n"),
+    ("empty.yml", ""),
+    ("comment-only.yml", "# nothing here\n"),
+]
+
+
+@st.composite
+def vars_source(draw: st.DrawFn, name: str) -> list[VarsFile]:
+    """The files that make up one group's or host's vars: a file, or a directory."""
+    layout = draw(st.sampled_from(["file", "file", "dir", "shadowed"]))
+    if layout in ("file", "shadowed"):
+        ext = draw(st.sampled_from(EXTS))
+        leaf = json_leaf if ext == ".json" else yaml_leaf
+        files = [VarsFile(name + ext, draw(var_maps(leaf)))]
+        if layout == "shadowed":
+            # only the first of NAME, NAME.yml, NAME.yaml, NAME.json that exists is read
+            later = EXTS[EXTS.index(ext) + 1:]
+            if later:
+                files.append(VarsFile(name + draw(st.sampled_from(later)),
+                                      {"alpha": Raw("\"shadowed-file-was-read\"")}))
+        return files
+    files = []
+    parts = draw(st.lists(st.sampled_from(["10-base", "20-over", "sub/30-deep", "5-late",
+                                           "noext"]), min_size=1, max_size=3, unique=True))
+    for part in parts:
+        ext = "" if part == "noext" else draw(st.sampled_from(EXTS[1:]))
+        leaf = json_leaf if ext == ".json" else yaml_leaf
+        files.append(VarsFile(f"{name}/{part}{ext}", draw(var_maps(leaf))))
+    for fname, text in draw(st.lists(st.sampled_from(NOISE), max_size=2, unique=True)):
+        files.append(VarsFile(f"{name}/{fname}", {}, raw_text=text))
+    return files
+
+
+@st.composite
+def vars_dir(draw: st.DrawFn, names: list[str]) -> list[VarsFile]:
+    chosen = draw(st.lists(st.sampled_from(names), unique=True, max_size=len(names)))
+    files: list[VarsFile] = []
+    for name in chosen:
+        files.extend(draw(vars_source(name)))
+    return files
+
+
+# ----------------------------------------------------------------------------- inventories
+
+GROUP_NAMES = ["web", "db", "team_a", "team_b", "mlflow_servers", "zeta", "alpha_grp", "mid"]
+HOST_NAMES = ["h1", "h2", "h3", "mlflow-tracking-1", "trainer-vision-01", "z9"]
+RANGES = ["rng[1:3]", "rng[08:10]", "rng[a:c]"]
+
+
+@st.composite
+def inventories(draw: st.DrawFn) -> Inventory:
+    fmt = draw(st.sampled_from(["yaml", "ini"]))
+    if fmt == "yaml":
+        inline = var_maps(yaml_leaf, max_size=2)
+        host_inline = var_maps(yaml_leaf, max_size=2)
+    else:
+        inline = ini_maps(INI_VARS_VALUES)
+        host_inline = ini_maps(INI_HOST_TOKENS)
+
+    def priority(value: int) -> Value:
+        return IniRaw(str(value)) if fmt == "ini" else Raw(str(value))
+
+    names = draw(st.lists(st.sampled_from(GROUP_NAMES), max_size=6, unique=True))
+    groups = [Group(n) for n in names]
+    # edges only from earlier to later groups: a DAG, with diamonds when a group has
+    # two parents
+    for j, child in enumerate(groups):
+        if j:
+            for parent in draw(st.lists(st.sampled_from(groups[:j]), max_size=2, unique_by=id)):
+                parent.children.append(child.name)
+    for g in groups:
+        g.vars = draw(inline)
+        if draw(st.booleans()):
+            g.vars["ansible_group_priority"] = priority(draw(st.integers(0, 5)))
+
+    hosts = draw(st.lists(st.sampled_from(HOST_NAMES), min_size=1, max_size=4, unique=True))
+    all_hosts: list[HostEntry] = []
+    for h in hosts:
+        homes = draw(st.lists(st.sampled_from(groups), max_size=3, unique_by=id)) if groups else []
+        if not homes:
+            all_hosts.append(HostEntry(h, draw(host_inline)))
+        for g in homes:
+            port = draw(st.none() | st.just(2222))
+            g.hosts.append(HostEntry(h, draw(host_inline), port))
+    members = list(hosts)
+    if groups and draw(st.booleans()):
+        pattern = draw(st.sampled_from(RANGES))
+        draw(st.sampled_from(groups)).hosts.append(HostEntry(pattern, draw(host_inline)))
+        members += expand_pattern(pattern)
+
+    inv = Inventory(fmt=fmt, all_hosts=all_hosts, groups=groups)
+    inv.all_vars = draw(inline)
+    group_targets = ["all", *names, "ghost"]  # "ghost" is no group: its file is never read
+    inv.group_vars = draw(vars_dir(group_targets))
+    inv.host_vars = draw(vars_dir([*members, "nobody"]))
+    if draw(st.integers(0, 3)) == 0:
+        inv.playbook_group_vars = draw(vars_dir(group_targets))
+        inv.playbook_host_vars = draw(vars_dir(members))
+    inv.source_is_dir = draw(st.booleans())
+    inv.yaml_roots = fmt == "yaml" and draw(st.booleans())
+    return inv
+
+
+# ----------------------------------------------------------------------------- comparison
+
+
+Resolved = tuple[dict[str, Any], dict[str, list[str]]]  # hostvars, host -> groups
+
+
+def _ours(source: Path, playbook_dir: Path | None) -> Resolved:
+    from mlflow_policy.inventory import resolve_inventory
+
+    resolved = resolve_inventory(source, playbook_dir=playbook_dir)
+    hostvars = normalise_hostvars({h: r.raw_vars for h, r in resolved.hosts.items()})
+    groups = {h: sorted(set(r.groups) - {"all", "ungrouped"}) for h, r in resolved.hosts.items()}
+    return hostvars, groups
+
+
+def _theirs(source: Path, playbook_dir: Path, cwd: Path) -> Resolved:
+    data = ansible_inventory_list(["-i", str(source), "--playbook-dir", str(playbook_dir)], cwd)
+    return hostvars_from_list(data), host_groups_from_list(data)
+
+
+def assert_same(source: Path, playbook_dir: Path | None, empty_dir: Path, cwd: Path) -> None:
+    ours_vars, ours_groups = _ours(source, playbook_dir)
+    theirs_vars, theirs_groups = _theirs(source, playbook_dir or empty_dir, cwd)
+    assert ours_groups == theirs_groups, "group membership differs"
+    assert sorted(ours_vars) == sorted(theirs_vars), "host sets differ"
+    for host in sorted(theirs_vars):
+        assert ours_vars[host] == theirs_vars[host], f"hostvars of {host} differ"
+
+
+@pytest.fixture(scope="module")
+def ansible_present() -> None:
+    require_ansible()
+
+
+@settings(max_examples=EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(inv=inventories())
+def test_generated_inventory_resolves_like_ansible(ansible_present: None, inv: Inventory) -> None:
+    with tempfile.TemporaryDirectory(prefix="mlflow-policy-geninv-") as tmp:
+        root = Path(tmp)
+        written = write_inventory(inv, root)
+        note(f"-i {written.source.relative_to(root)}"
+             + (" --playbook-dir playbooks" if written.has_playbook_vars else ""))
+        note(written.listing())
+        assert_same(written.source, written.playbook_dir if written.has_playbook_vars else None,
+                    written.playbook_dir, root)
+
+
+EXAMPLE_INVENTORIES = sorted(p for p in (REPO / "inventories").iterdir() if p.is_dir()) \
+    if (REPO / "inventories").is_dir() else []
+
+
+@pytest.mark.parametrize("inventory", EXAMPLE_INVENTORIES,
+                         ids=[p.name for p in EXAMPLE_INVENTORIES])
+def test_example_inventory_resolves_like_ansible(ansible_present: None, inventory: Path,
+                                                 tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_same(inventory, None, empty, tmp_path)
