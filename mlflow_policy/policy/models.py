@@ -1,0 +1,476 @@
+"""The three document kinds of policy-language.md (Policy, Waiver, PolicyTest) as pydantic v2
+models: the one source of truth for the loader and for the shipped JSON Schema.
+
+Every model is frozen and refuses unknown keys. Load-time checks that a JSON Schema cannot
+express (regexes compile, PEP 440 specifiers parse, exactly one rule kind, unique rule ids)
+are validators here, so anything that builds a model gets them, not only the loader.
+
+Errors raised by validators are :class:`PydanticCustomError` whose context may carry
+``at``: a loc suffix (relative to the model that raised) naming the offending node, so that
+the loader can point at the exact line instead of the enclosing mapping.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
+
+from mlflow_policy.model import VaultedValue
+
+API_VERSION = "mlflow-policy/v1"
+
+Severity = Literal["error", "warning", "info"]
+TypeName = Literal["string", "integer", "number", "boolean", "list", "mapping"]
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+# A dotted fact path: `env.MLFLOW_TRACKING_URI`, `vars.mlflow_port`, `server.url`.
+FACT_PATH_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$"
+# Full rule ids (`policy/rule`) or fnmatch globs over them.
+RULE_GLOB_PATTERN = r"^[A-Za-z0-9*?\[\]!/_.-]+$"
+
+Name = Annotated[str, StringConstraints(strict=True, pattern=NAME_PATTERN, max_length=100)]
+FactPath = Annotated[str, StringConstraints(strict=True, pattern=FACT_PATH_PATTERN)]
+Text = Annotated[str, StringConstraints(strict=True, min_length=1)]
+NonBlank = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1)]
+RuleGlob = Annotated[str, StringConstraints(strict=True, pattern=RULE_GLOB_PATTERN)]
+
+_NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
+
+
+def is_template(value: object) -> bool:
+    """Whether a condition value holds Jinja2 (rendered per host at check time)."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def is_numeric_string(value: str) -> bool:
+    return bool(_NUMERIC.match(value))
+
+
+def check_regex(pattern: str) -> None:
+    """Compile ``pattern`` or raise a located-friendly error (templated ones compile later)."""
+    if is_template(pattern):
+        return
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise PydanticCustomError(
+            "bad_regex", "invalid regular expression {pattern}: {reason}",
+            {"pattern": repr(pattern), "reason": str(exc)},
+        ) from None
+
+
+def check_specifier(spec: str) -> None:
+    """Parse ``spec`` as a PEP 440 specifier set or raise (templated ones parse later)."""
+    if is_template(spec):
+        return
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    hint = ""
+    try:
+        if not spec.strip():
+            raise InvalidSpecifier(spec)
+        SpecifierSet(spec)
+    except InvalidSpecifier:
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            Version(spec)
+            hint = f" (did you mean '=={spec.strip()}'?)"
+        except InvalidVersion:
+            pass
+        raise PydanticCustomError(
+            "bad_specifier", "invalid PEP 440 version specifier {spec}{hint}",
+            {"spec": repr(spec), "hint": hint},
+        ) from None
+
+
+class Null:
+    """Stands in for an explicit null so that the field's own type check rejects it and
+    reports it together with every other error of the document (a raising validator would
+    hide them)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+NULL = Null()
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # Keys whose null is a value (`equals: null`); any other known key written empty or
+    # null is an error rather than silently "not given".
+    null_ok: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, value: Any) -> Any:
+        if isinstance(value, dict) and None in value.values():
+            return {k: (NULL if v is None and k not in cls.null_ok and cls._known(k) else v)
+                    for k, v in value.items()}
+        return value
+
+    @classmethod
+    def _known(cls, key: Any) -> bool:
+        return any(key in (name, f.alias) for name, f in cls.model_fields.items())
+
+
+# --------------------------------------------------------------------------- conditions
+
+OPERATORS: tuple[str, ...] = (
+    "required", "forbidden", "type", "equals", "not_equals", "one_of", "not_one_of",
+    "matches", "not_matches", "prefix", "suffix", "version", "pinned", "scheme",
+    "not_scheme", "min", "max", "contains", "empty", "vaulted", "all_of", "any_of", "not",
+)
+
+Bound = StrictInt | StrictFloat | StrictStr
+
+
+class Condition(_Strict):
+    """Operators on one fact; all given must hold. A bare scalar means {equals: <scalar>}."""
+
+    # `equals: null` is a real operator, so "not given" is told apart through
+    # model_fields_set (see `operators`), never by a None value.
+    null_ok: ClassVar[frozenset[str]] = frozenset({"equals", "not_equals", "contains"})
+
+    required: Literal[True] | None = None
+    forbidden: Literal[True] | None = None
+    type: TypeName | None = None
+    equals: Any = None
+    not_equals: Any = None
+    one_of: Annotated[list[Any], Field(min_length=1)] | None = None
+    not_one_of: Annotated[list[Any], Field(min_length=1)] | None = None
+    matches: StrictStr | None = None
+    not_matches: StrictStr | None = None
+    prefix: StrictStr | None = None
+    suffix: StrictStr | None = None
+    version: StrictStr | None = None
+    pinned: StrictBool | None = None
+    scheme: Annotated[list[NonBlank], Field(min_length=1)] | None = None
+    not_scheme: Annotated[list[NonBlank], Field(min_length=1)] | None = None
+    min: Bound | None = None
+    max: Bound | None = None
+    contains: Any = None
+    empty: StrictBool | None = None
+    vaulted: StrictBool | None = None
+    all_of: Annotated[list[Condition], Field(min_length=1)] | None = None
+    any_of: Annotated[list[Condition], Field(min_length=1)] | None = None
+    not_: Condition | None = Field(default=None, alias="not")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, VaultedValue):
+            raise PydanticCustomError(
+                "condition_vaulted", "a condition cannot be a vaulted value", {})
+        if isinstance(value, str | int | float | bool):
+            return {"equals": value}
+        if value is None:
+            raise PydanticCustomError(
+                "condition_empty",
+                "empty condition: give operators (e.g. {required: true}) or a value to equal",
+                {},
+            )
+        if isinstance(value, list):
+            raise PydanticCustomError(
+                "condition_list",
+                "a condition is a mapping of operators or a bare scalar, not a list "
+                "(did you mean {{one_of: [...]}}?)",
+                {},
+            )
+        return value
+
+    @field_validator("matches", "not_matches")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_regex(value)
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _specifier(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_specifier(value)
+        return value
+
+    @field_validator("min", "max")
+    @classmethod
+    def _bound(cls, value: Bound | None) -> Bound | None:
+        if isinstance(value, str) and not is_template(value) and not is_numeric_string(value):
+            raise PydanticCustomError(
+                "bad_bound", "expected a number (or a numeric string), got {value}",
+                {"value": repr(value)},
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _sane(self) -> Condition:
+        if not self.model_fields_set:
+            raise PydanticCustomError(
+                "condition_empty", "a condition needs at least one operator ({ops})",
+                {"ops": ", ".join(OPERATORS)},
+            )
+        if self.required and self.forbidden:
+            raise PydanticCustomError(
+                "condition_contradiction", "required and forbidden contradict each other",
+                {"at": ("forbidden",)},
+            )
+        return self
+
+    @property
+    def operators(self) -> tuple[str, ...]:
+        """The operators written, by their YAML names, in the order of :data:`OPERATORS`."""
+        given = {("not" if f == "not_" else f) for f in self.model_fields_set}
+        return tuple(op for op in OPERATORS if op in given)
+
+    def arg(self, op: str) -> Any:
+        """The value of operator ``op`` (its YAML name)."""
+        return getattr(self, "not_" if op == "not" else op)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # The before-validator accepts a bare scalar as {equals: X}; say so in the schema.
+        obj = handler.resolve_ref_schema(handler(schema))
+        obj["minProperties"] = 1
+        return {
+            "anyOf": [
+                dict(obj),
+                {"type": ["string", "number", "integer", "boolean"],
+                 "description": "shorthand for {equals: <value>}"},
+            ],
+        }
+
+
+Conditions = Annotated[dict[FactPath, Condition], Field(min_length=1)]
+
+
+# --------------------------------------------------------------------------- selectors
+
+
+class Selector(_Strict):
+    """Which hosts: all keys given must hold (AND); any entry of one list may hold (OR)."""
+
+    hosts: Annotated[list[NonBlank], Field(min_length=1)] | None = None
+    groups: Annotated[list[NonBlank], Field(min_length=1)] | None = None
+    roles: Annotated[list[NonBlank], Field(min_length=1)] | None = None
+    inventories: Annotated[list[NonBlank], Field(min_length=1)] | None = None
+    where: Conditions | None = None
+
+
+class Remediation(_Strict):
+    hint: Text | None = None
+    set: Annotated[dict[FactPath, Any], Field(min_length=1)] | None = None
+
+
+# --------------------------------------------------------------------------- rule kinds
+
+
+class ConsistentSpec(_Strict):
+    fact: FactPath
+    by: FactPath | None = None
+
+
+class UniqueSpec(_Strict):
+    fact: FactPath
+    max: Annotated[StrictInt, Field(ge=1)] = 1
+    by: FactPath | None = None
+
+
+class PeerTarget(_Strict):
+    match: Selector
+    key: FactPath
+
+
+class PeerSpec(_Strict):
+    via: FactPath
+    target: PeerTarget
+    assert_: dict[FactPath, Condition] = Field(default_factory=dict, alias="assert")
+    unresolved: Literal["error", "warning", "info", "ignore"] = "error"
+
+
+class PromotionSpec(_Strict):
+    fact: FactPath
+    from_: Selector = Field(alias="from")
+
+
+RuleKind = Literal["assert", "consistent", "unique", "peer", "promotion"]
+# kind name -> attribute holding its spec
+RULE_KINDS: dict[str, str] = {
+    "assert": "assert_", "consistent": "consistent", "unique": "unique", "peer": "peer",
+    "promotion": "promotion",
+}
+
+
+class Rule(_Strict):
+    id: Name
+    title: Text | None = None
+    description: Text | None = None
+    severity: Severity | None = None
+    match: Selector | None = None
+    exclude: Selector | None = None
+    remediation: Remediation | None = None
+    assert_: Conditions | None = Field(default=None, alias="assert")
+    consistent: ConsistentSpec | None = None
+    unique: UniqueSpec | None = None
+    peer: PeerSpec | None = None
+    promotion: PromotionSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Rule:
+        kinds = [k for k, attr in RULE_KINDS.items() if getattr(self, attr) is not None]
+        if not kinds:
+            raise PydanticCustomError(
+                "rule_kind_missing",
+                "rule {id} has no kind: give exactly one of assert, consistent, unique, "
+                "peer, promotion",
+                {"id": repr(self.id), "at": ("id",)},
+            )
+        if len(kinds) > 1:
+            raise PydanticCustomError(
+                "rule_kind_several",
+                "rule {id} has several kinds ({kinds}); a rule has exactly one",
+                {"id": repr(self.id), "kinds": ", ".join(kinds), "at": (kinds[1],)},
+            )
+        return self
+
+    @property
+    def kind(self) -> RuleKind:
+        for name, attr in RULE_KINDS.items():
+            if getattr(self, attr) is not None:
+                return name  # type: ignore[return-value]
+        raise AssertionError("validated rules have a kind")  # pragma: no cover
+
+    @property
+    def spec(self) -> dict[str, Condition] | ConsistentSpec | UniqueSpec | PeerSpec | PromotionSpec:
+        value = getattr(self, RULE_KINDS[self.kind])
+        assert value is not None
+        return value  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- documents
+
+
+class Metadata(_Strict):
+    name: Name
+    description: Text | None = None
+    labels: dict[StrictStr, StrictStr] | None = None
+
+
+class PolicySpec(_Strict):
+    severity: Severity = "error"
+    match: Selector | None = None
+    rules: Annotated[list[Rule], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> PolicySpec:
+        seen: dict[str, int] = {}
+        for i, rule in enumerate(self.rules):
+            if rule.id in seen:
+                raise PydanticCustomError(
+                    "duplicate_rule_id",
+                    "duplicate rule id {id} (rule {first} of this policy has it already)",
+                    {"id": repr(rule.id), "first": seen[rule.id] + 1, "at": ("rules", i, "id")},
+                )
+            seen[rule.id] = i
+        return self
+
+
+class Policy(_Strict):
+    apiVersion: Literal["mlflow-policy/v1"]
+    kind: Literal["Policy"]
+    metadata: Metadata
+    spec: PolicySpec
+
+
+class WaiverMetadata(_Strict):
+    name: Name
+    description: Text | None = None
+    labels: dict[StrictStr, StrictStr] | None = None
+
+
+class WaiverSpec(_Strict):
+    rules: Annotated[list[RuleGlob], Field(min_length=1)]
+    match: Selector | None = None
+    justification: NonBlank
+    owner: NonBlank
+    expires: _dt.date
+    ticket: NonBlank | None = None
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _day(cls, value: Any) -> Any:
+        # pydantic's lax date would take a Unix timestamp; a waiver's end is a calendar day.
+        if isinstance(value, _dt.datetime):
+            raise PydanticCustomError(
+                "expires_day", "expires is a day (YYYY-MM-DD), not a timestamp", {})
+        if isinstance(value, _dt.date):
+            return value
+        if isinstance(value, str):
+            try:
+                return _dt.date.fromisoformat(value.strip())
+            except ValueError:
+                pass
+        raise PydanticCustomError(
+            "expires_day", "expires must be a day written YYYY-MM-DD, got {value}",
+            {"value": repr(value)},
+        )
+
+
+class Waiver(_Strict):
+    apiVersion: Literal["mlflow-policy/v1"]
+    kind: Literal["Waiver"]
+    metadata: WaiverMetadata
+    spec: WaiverSpec
+
+
+class ExpectedFinding(_Strict):
+    """One finding a PolicyTest expects (fields left out match anything)."""
+
+    rule: RuleGlob
+    host: NonBlank | None = None
+    inventory: NonBlank | None = None
+    fact: FactPath | None = None
+    severity: Severity | None = None
+    waived: StrictBool | None = None
+
+
+class PolicyTestSpec(_Strict):
+    policies: Annotated[list[NonBlank], Field(min_length=1)]
+    inventory: NonBlank
+    expect: list[ExpectedFinding] = Field(default_factory=list)
+    exhaustive: StrictBool = False
+
+
+class PolicyTest(_Strict):
+    apiVersion: Literal["mlflow-policy/v1"]
+    kind: Literal["PolicyTest"]
+    metadata: WaiverMetadata
+    spec: PolicyTestSpec
+
+
+Document = Policy | Waiver | PolicyTest
+KINDS: dict[str, type[Policy] | type[Waiver] | type[PolicyTest]] = {
+    "Policy": Policy, "Waiver": Waiver, "PolicyTest": PolicyTest,
+}
