@@ -1,0 +1,200 @@
+"""Unit tests of the engine's parts with hand-built fact documents: value order, findings'
+order and fingerprints, the Result's exit code, the kinds' partitions, masking of views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mlflow_policy.findings import INTERNAL_ERROR, Finding, Related, Result
+from mlflow_policy.model import HostFacts, Location, VaultedValue
+from mlflow_policy.policy.loader import LoadedRule
+from mlflow_policy.policy.models import Rule
+from mlflow_policy.report.view import view
+from mlflow_policy.rules import RULE_KINDS, Context
+from mlflow_policy.rules.base import value_key
+from mlflow_policy.rules.peer import normalise_url
+
+LOC = Location("policies/p.yaml", 7, 7)
+
+
+def host(name: str, inventory: str = "inv", **facts: Any) -> HostFacts:
+    doc: dict[str, Any] = {"host": name, "inventory": inventory}
+    for path, value in facts.items():
+        node = doc
+        parts = path.split("__")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return HostFacts(host=name, inventory=inventory, facts=doc)
+
+
+def loaded(raw: dict[str, Any], severity: str = "error") -> LoadedRule:
+    rule = Rule.model_validate({"id": "r", **raw})
+    return LoadedRule(full_id="p/r", policy="p", rule=rule, severity=severity,  # type: ignore[arg-type]
+                      policy_match=None, location=LOC)
+
+
+def run(kind: str, raw: dict[str, Any], hosts: list[HostFacts]) -> list[Finding]:
+    rule = loaded(raw)
+    return sorted(RULE_KINDS[kind](rule, hosts, Context(all_hosts=hosts)).findings)
+
+
+# --------------------------------------------------------------------------- value order
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5),
+                    st.floats(allow_nan=False))
+values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+    max_leaves=8)
+
+
+@given(st.lists(values, max_size=6))
+def test_value_key_is_a_total_order_over_mixed_types(items: list[Any]) -> None:
+    keys = [value_key(v) for v in items]
+    assert sorted(keys) == sorted(reversed(keys))  # never raises, never order-dependent
+    for v in items:
+        assert value_key(v) == value_key(v)
+
+
+def test_value_key_keeps_yaml_types_apart() -> None:
+    assert value_key("1") != value_key(1)
+    assert value_key(True) != value_key(1)
+    assert value_key(1) == value_key(1.0)
+    assert value_key(None) != value_key(None, present=False)
+    assert value_key("a") < value_key("b")
+    assert value_key(VaultedValue("x")) == value_key(VaultedValue("x"))
+
+
+# --------------------------------------------------------------------------- findings
+
+
+def test_findings_order_by_inventory_host_rule_fact_message() -> None:
+    a = Finding(rule="p/b", severity="error", message="m", host="h1", inventory="prod")
+    b = Finding(rule="p/a", severity="error", message="m", host="h2", inventory="prod")
+    c = Finding(rule="p/a", severity="error", message="m", host="h1", inventory="staging")
+    d = Finding(rule="mlflow-policy/waiver-unused", severity="warning", message="w")
+    assert sorted([c, b, a, d]) == [d, a, b, c]
+
+
+def test_fingerprint_ignores_locations_and_values() -> None:
+    one = Finding(rule="p/r", severity="error", message="x is 1", host="h", inventory="i",
+                  fact="x", actual=1, location=Location("a.yml", 3, 1))
+    moved = Finding(rule="p/r", severity="error", message="x is 2", host="h", inventory="i",
+                    fact="x", actual=2, location=Location("a.yml", 9, 1))
+    other = Finding(rule="p/r", severity="error", message="x is 1", host="h2", inventory="i",
+                    fact="x", actual=1)
+    assert one.fingerprint == moved.fingerprint
+    assert one.fingerprint != other.fingerprint
+
+
+def _result(*findings: Finding) -> Result:
+    return Result(findings=tuple(sorted(findings)), hosts=(), rules=(), skipped=0,
+                  unmatched_rules=())
+
+
+@pytest.mark.parametrize(("severity", "fail_on", "code"), [
+    ("error", "error", 1), ("warning", "error", 0), ("warning", "warning", 1),
+    ("info", "warning", 0), ("info", "info", 1), ("error", "never", 0),
+])
+def test_exit_code_follows_fail_on(severity: str, fail_on: str, code: int) -> None:
+    f = Finding(rule="p/r", severity=severity, message="m", host="h", inventory="i")
+    assert _result(f).exit_code(fail_on) == code
+    assert _result(f.with_waiver("w")).exit_code(fail_on) == 0
+
+
+def test_internal_error_exits_3_even_with_fail_on_never() -> None:
+    f = Finding(rule=INTERNAL_ERROR, severity="error", message="rule p/r raised")
+    assert _result(f).exit_code("never") == 3
+
+
+# --------------------------------------------------------------------------- kinds
+
+
+def test_consistent_absent_counts_and_absent_by_is_not_checked() -> None:
+    hosts = [host("a", mlflow__version="1", server__db="x"),
+             host("b", mlflow__version="1", server__db="x"),
+             host("c", server__db="x"),
+             host("d", mlflow__version="2")]
+    found = run("consistent", {"consistent": {"fact": "mlflow.version", "by": "server.db"}},
+                hosts)
+    assert [(f.host, f.actual) for f in found] == [("c", None)]
+    assert "'1'" in found[0].message and "a, b" in found[0].message
+
+
+def test_consistent_tie_goes_to_the_smallest_value_in_either_input_order() -> None:
+    hosts = [host("x", v=2), host("y", v="2"), host("z", v=True)]
+    for order in (hosts, hosts[::-1]):
+        found = run("consistent", {"consistent": {"fact": "v"}}, order)
+        # bool < number < string in the total order: true wins, the others differ
+        assert sorted(f.host for f in found) == ["x", "y"]
+
+
+def test_unique_names_at_most_ten_others() -> None:
+    hosts = [host(f"h{i:02}", u="same") for i in range(30)]
+    found = run("unique", {"unique": {"fact": "u"}}, hosts)
+    assert len(found) == 30
+    assert all("and 19 more" in f.message for f in found)
+    assert "h00" not in found[0].message.split("also used by")[1].split(" and ")[0] or \
+        found[0].host != "h00"
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("HTTPS://Mlflow.Corp:443/", "https://mlflow.corp"),
+    ("http://mlflow.corp:80/api/", "http://mlflow.corp/api"),
+    ("https://user:pw@mlflow.corp", "https://mlflow.corp"),
+])
+def test_normalise_url_equal(a: str, b: str) -> None:
+    assert normalise_url(a) == normalise_url(b)
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("http://mlflow.corp:8080", "http://mlflow.corp"),
+    ("http://mlflow.corp", "https://mlflow.corp"),
+    ("http://mlflow.corp/A", "http://mlflow.corp/a"),
+])
+def test_normalise_url_different(a: str, b: str) -> None:
+    assert normalise_url(a) != normalise_url(b)
+
+
+def test_normalise_url_refuses_non_urls() -> None:
+    assert normalise_url(5) is None
+    assert normalise_url("mlflow.corp") is None
+    assert normalise_url("http://h:notaport") is None
+
+
+# --------------------------------------------------------------------------- masking
+
+
+def test_view_masks_secrets_in_value_message_and_related_values() -> None:
+    h = host("c", env__MLFLOW_TRACKING_PASSWORD="hunter2")
+    other = host("d", env__MLFLOW_TRACKING_PASSWORD="s3cr3t-other")
+    f = Finding(rule="p/r", severity="error", host="c", inventory="inv",
+                fact="env.MLFLOW_TRACKING_PASSWORD", actual="hunter2",
+                expected="'s3cr3t-other'",
+                message="env.MLFLOW_TRACKING_PASSWORD is 'hunter2', but the most common value "
+                        "is 's3cr3t-other'",
+                related=(Related("inv", "d", "s3cr3t-other"),))
+    res = Result(findings=(f,), hosts=(h, other), rules=(), skipped=0, unmatched_rules=())
+    v = view(f, res)
+    assert v.actual == "***"
+    assert "hunter2" not in v.message and "s3cr3t-other" not in v.message
+    assert v.expected == "'***'"
+
+
+def test_view_masks_uri_passwords_and_decrypted_vault_values() -> None:
+    uri = "postgresql://mlflow:pw-123@db/mlflow"
+    base = host("s", server__backend_store_uri=uri, vars__db_pw="plain-but-vaulted")
+    h = HostFacts(host="s", inventory="inv", facts=base.facts,
+                  vaulted_paths=frozenset({"vars.db_pw"}))
+    f1 = Finding(rule="p/r", severity="error", host="s", inventory="inv",
+                 fact="server.backend_store_uri", actual=uri, message=f"uri is {uri!r}")
+    f2 = Finding(rule="p/r", severity="error", host="s", inventory="inv", fact="vars.db_pw",
+                 actual="plain-but-vaulted", message="vars.db_pw is 'plain-but-vaulted'")
+    res = Result(findings=(f1, f2), hosts=(h,), rules=(), skipped=0, unmatched_rules=())
+    v1, v2 = view(f1, res), view(f2, res)
+    assert "pw-123" not in str(v1.actual) and "pw-123" not in v1.message
+    assert v2.actual == "***" and "plain-but-vaulted" not in v2.message
