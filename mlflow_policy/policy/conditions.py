@@ -1,0 +1,221 @@
+"""Evaluating a :class:`Condition` against one fact of one host (policy-language.md, 5).
+
+Three outcomes per operator: it holds, it fails (a violation), or it cannot be decided here
+(*skipped*: the fact, or a fact a template reads, is unavailable in this mode; or the value
+is vault-encrypted and the operator needs the plaintext). Operators of one condition and
+``all_of`` combine as AND (a failure wins over a skip), ``any_of`` as OR (a pass wins),
+``not`` swaps pass and fail and keeps a skip.
+
+Absence: on an absent fact every operator but ``required`` / ``forbidden`` holds
+vacuously, so ``not: {equals: X}`` fails on an absent fact while ``not_equals: X`` holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+from mlflow_policy.facts.lookup import lookup, unavailable_reason
+from mlflow_policy.model import HostFacts, VaultedValue
+from mlflow_policy.policy import operators as ops
+from mlflow_policy.policy.models import Condition
+from mlflow_policy.policy.templating import TemplateProblem, has_template, render
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool  # the condition holds
+    expected: str  # "matches '^https://'", "required", "one of ['a', 'b']"
+    actual: Any  # the value seen (None when absent); reporters mask secrets
+    message: str  # "env.X is 'http://..', expected to match '^https://'"
+    skipped: str | None = None  # why, when this mode cannot decide (ok is then False)
+
+
+State = Literal["pass", "fail", "skip"]
+
+
+class _Verdict(NamedTuple):
+    state: State
+    expected: str  # short form of what was required
+    message: str  # for fail: the whole sentence; for skip: the reason; for pass: ""
+
+
+@dataclass(frozen=True)
+class _Subject:
+    path: str
+    present: bool
+    value: Any
+    facts: HostFacts
+    extra: Mapping[str, Any] | None
+
+    @property
+    def shown(self) -> str:
+        if not self.present:
+            return "absent"
+        return ops.show_value(self.value, self.path, self.facts)
+
+    def context(self) -> dict[str, Any]:
+        ctx = dict(self.facts.facts)
+        if self.extra:
+            ctx.update(self.extra)
+        return ctx
+
+
+def check(cond: Condition, facts: HostFacts, path: str, *,
+          extra: Mapping[str, Any] | None = None) -> CheckResult:
+    """Whether ``cond`` holds for the fact ``path`` of the host ``facts``."""
+    found = lookup(facts, path)
+    if found.unavailable is not None:
+        reason = found.unavailable
+        return CheckResult(
+            ok=False, expected=describe(cond), actual=None,
+            message=f"{path} is unavailable ({reason}); not checked", skipped=reason,
+        )
+    return check_value(cond, found.present, found.value, path, facts, extra=extra)
+
+
+def check_value(cond: Condition, present: bool, value: Any, path: str, facts: HostFacts, *,
+                extra: Mapping[str, Any] | None = None) -> CheckResult:
+    """Like :func:`check`, for a value the caller already looked up (or computed)."""
+    subject = _Subject(path, present, value, facts, extra)
+    verdict = _condition(cond, subject)
+    actual = value if present else None
+    if verdict.state == "pass":
+        return CheckResult(ok=True, expected=verdict.expected, actual=actual,
+                           message=f"{path} is {subject.shown}, as expected "
+                                   f"({verdict.expected})")
+    if verdict.state == "skip":
+        return CheckResult(ok=False, expected=verdict.expected, actual=actual,
+                           message=f"{path}: not checked, {verdict.message}",
+                           skipped=verdict.message)
+    return CheckResult(ok=False, expected=verdict.expected, actual=actual,
+                       message=verdict.message)
+
+
+def describe(cond: Condition) -> str:
+    """The whole condition, short: ``required, matches '^https://'``."""
+    return ", ".join(ops.short(op, _describe_arg(cond, op)) for op in cond.operators)
+
+
+def _describe_arg(cond: Condition, op: str) -> Any:
+    arg = cond.arg(op)
+    if op in ("all_of", "any_of"):
+        return [describe(c) for c in arg]
+    if op == "not":
+        return describe(arg)
+    return arg
+
+
+def _combine_and(verdicts: list[_Verdict], expected: str) -> _Verdict:
+    for v in verdicts:
+        if v.state == "fail":
+            return v
+    for v in verdicts:
+        if v.state == "skip":
+            return _Verdict("skip", expected, v.message)
+    return _Verdict("pass", expected, "")
+
+
+def _condition(cond: Condition, subject: _Subject) -> _Verdict:
+    verdicts: list[_Verdict] = []
+    for op in cond.operators:
+        v = _operator(cond, op, subject)
+        if v.state == "fail":
+            return v  # operators are checked in a fixed order: the first failure is named
+        verdicts.append(v)
+    return _combine_and(verdicts, describe(cond))
+
+
+def _fail(subject: _Subject, expected: str, phrase: str, what: str | None = None) -> _Verdict:
+    shown = what if what is not None else subject.shown
+    return _Verdict("fail", expected, f"{subject.path} is {shown}, expected {phrase}")
+
+
+def _operator(cond: Condition, op: str, subject: _Subject) -> _Verdict:
+    arg = _describe_arg(cond, op)
+    expected = ops.short(op, arg)
+    if op == "required":
+        return _Verdict("pass", expected, "") if subject.present else \
+            _fail(subject, expected, "to be set")
+    if op == "forbidden":
+        return _fail(subject, expected, "to be absent") if subject.present else \
+            _Verdict("pass", expected, "")
+    if op in ("all_of", "any_of", "not"):
+        return _combinator(cond, op, subject, expected)
+    if not subject.present:
+        return _Verdict("pass", expected, "")  # absence: holds vacuously
+    raw = cond.arg(op)
+    if has_template(raw):
+        try:
+            raw = render(raw, subject.context())
+        except TemplateProblem as problem:
+            return _template_problem(problem, subject, op, expected)
+        expected = ops.short(op, raw)
+    value = subject.value
+    secret = isinstance(value, VaultedValue)
+    if secret and op not in ("type", "vaulted"):
+        return _Verdict("skip", expected,
+                        f"the value is vault-encrypted, so '{op}' cannot be checked here")
+    if op == "vaulted":
+        vaulted = secret or _in_vaulted_paths(subject)
+        return _Verdict("pass", expected, "") if vaulted is bool(raw) else \
+            _fail(subject, expected, ops.phrase(op, raw))
+    outcome = ops.evaluate(op, raw, value)
+    if outcome.problem is not None:
+        return _Verdict("fail", expected,
+                        f"{subject.path}: cannot check '{op}': {outcome.problem}")
+    if outcome.holds:
+        return _Verdict("pass", expected, "")
+    what = None
+    if outcome.mismatch is not None:
+        what = f"{subject.shown} ({outcome.mismatch})"
+    return _fail(subject, expected, ops.phrase(op, raw), what)
+
+
+def _combinator(cond: Condition, op: str, subject: _Subject, expected: str) -> _Verdict:
+    if op == "not":
+        inner = _condition(cond.arg(op), subject)
+        if inner.state == "skip":
+            return _Verdict("skip", expected, inner.message)
+        if inner.state == "fail":
+            return _Verdict("pass", expected, "")
+        return _fail(subject, expected, f"not to satisfy: {inner.expected}")
+    members = [_condition(c, subject) for c in cond.arg(op)]
+    if op == "all_of":
+        v = _combine_and(members, expected)
+        return v if v.state != "fail" else _Verdict("fail", expected, v.message)
+    if any(m.state == "pass" for m in members):
+        return _Verdict("pass", expected, "")
+    skipped = next((m for m in members if m.state == "skip"), None)
+    if skipped is not None:
+        return _Verdict("skip", expected, skipped.message)
+    return _fail(subject, expected, "any of: " + "; or ".join(m.expected for m in members))
+
+
+def _template_problem(problem: TemplateProblem, subject: _Subject, op: str,
+                      expected: str) -> _Verdict:
+    """A template in ``op``'s value could not be rendered for this host: a violation naming
+    the missing fact, or a skip when that fact is unavailable in this mode."""
+    if problem.missing is not None:
+        reason = unavailable_reason(subject.facts, problem.missing)
+        if reason is not None:
+            return _Verdict("skip", expected,
+                            f"'{op}' reads {problem.missing}, which is unavailable ({reason})")
+        return _Verdict("fail", expected,
+                        f"{subject.path}: cannot check '{op}': {problem.message}")
+    return _Verdict("fail", expected, f"{subject.path}: cannot check '{op}': {problem.message}")
+
+
+def _in_vaulted_paths(subject: _Subject) -> bool:
+    vaulted = subject.facts.vaulted_paths
+    if not vaulted:
+        return False
+    probe = subject.path
+    while True:
+        if probe in vaulted:
+            return True
+        cut = probe.rfind(".")
+        if cut < 0:
+            return False
+        probe = probe[:cut]
