@@ -324,6 +324,9 @@ RULE_KINDS: dict[str, str] = {
 
 
 class Rule(_Strict):
+    model_config = ConfigDict(json_schema_extra={
+        "oneOf": [{"required": [kind]} for kind in RULE_KINDS]})
+
     id: Name
     title: Text | None = None
     description: Text | None = None
