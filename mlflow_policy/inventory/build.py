@@ -1,0 +1,166 @@
+"""``resolve_inventory``: sources -> inventory model -> per-host precedence -> templates."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from mlflow_policy.errors import InputError, raise_all
+from mlflow_policy.inventory.context import Context
+from mlflow_policy.inventory.data import InventoryData, InventoryError
+from mlflow_policy.inventory.hostpatterns import is_ip_address
+from mlflow_policy.inventory.resolve import HostLayers, Resolver, resolved_host
+from mlflow_policy.inventory.sources import read_source, source_files
+from mlflow_policy.inventory.types import GroupInfo, ResolvedHost, ResolvedInventory
+from mlflow_policy.inventory.vault import VaultSecrets
+from mlflow_policy.model import Diagnostic, Location
+
+
+def inventory_name(path: Path) -> str:
+    absolute = Path(os.path.abspath(path))
+    return absolute.name if absolute.is_dir() else absolute.stem
+
+
+def load_inventory(path: Path, ctx: Context) -> InventoryData:
+    inv = InventoryData()
+    for source in source_files(path):
+        try:
+            read_source(source, inv, ctx)
+        except InputError as exc:
+            ctx.errors.append(exc)
+    raise_all(ctx.errors)
+    try:
+        inv.reconcile()
+    except InventoryError as exc:
+        raise InputError(str(exc), ctx.display(path)) from None
+    return inv
+
+
+def _groups_dict(inv: InventoryData) -> dict[str, list[str]]:
+    """The ``groups`` magic var: every group's hosts, its own first, then its children's."""
+    out: dict[str, list[str]] = {}
+    for name in inv.groups:
+        seen: set[str] = set()
+        hosts: list[str] = []
+        order = [name]
+        visited = {name}
+        i = 0
+        while i < len(order):
+            for child in inv.groups[order[i]].children:
+                if child not in visited:
+                    visited.add(child)
+                    order.append(child)
+            i += 1
+        for g in order:
+            for h in inv.groups[g].hosts:
+                if h not in seen:
+                    seen.add(h)
+                    hosts.append(h)
+        out[name] = hosts
+    return out
+
+
+class _HostVars(Mapping[str, Any]):
+    def __init__(self, renderer: _Renderer) -> None:
+        self.renderer = renderer
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.renderer.layers:
+            raise KeyError(key)
+        return self.renderer.scope(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.renderer.layers)
+
+    def __len__(self) -> int:
+        return len(self.renderer.layers)
+
+
+class _Renderer:
+    def __init__(self, inv: InventoryData, layers: dict[str, HostLayers], ctx: Context,
+                 playbook_dir: Path) -> None:
+        self.inv = inv
+        self.layers = layers
+        self.ctx = ctx
+        self.playbook_dir = str(playbook_dir)
+        self._groups: dict[str, list[str]] | None = None
+        self._scopes: dict[str, Any] = {}
+        self.hostvars = _HostVars(self)
+
+    def magic(self, name: str) -> dict[str, Any]:
+        if self._groups is None:
+            self._groups = _groups_dict(self.inv)
+        host = self.inv.hosts[name]
+        closure = self.inv.host_groups(host)
+        source = host.source
+        return {
+            "inventory_hostname": name,
+            "inventory_hostname_short": (
+                name if is_ip_address(name) else name.split(".", maxsplit=1)[0]),
+            "group_names": sorted(closure - {"all"}),
+            "groups": self._groups,
+            "hostvars": self.hostvars,
+            "inventory_file": source,
+            "inventory_dir": os.path.dirname(source) if source else None,
+            "playbook_dir": self.playbook_dir,
+        }
+
+    def scope(self, name: str) -> Any:
+        scope = self._scopes.get(name)
+        if scope is None:
+            from mlflow_policy.inventory.template import HostScope
+
+            scope = self._scopes[name] = HostScope(self.layers[name].entries, self.magic(name))
+        return scope
+
+    def render(self, name: str) -> dict[str, Any] | None:
+        layers = self.layers[name]
+        keys = [k for k, e in layers.entries.items() if e.has_template]
+        if not keys:
+            return None
+        scope = self.scope(name)
+        rendered = dict(layers.raw)
+        for key in keys:
+            rendered[key] = scope.render(key)
+            for path, reason in scope.failed.get(key, ()):
+                self.ctx.diagnostics.append(Diagnostic(
+                    rule="mlflow-policy/unresolved-template",
+                    message=(f"vars.{path} holds a template that cannot be rendered "
+                             f"statically ({reason}); it is kept as written"),
+                    inventory=self.ctx.name, host=name, fact=f"vars.{path}",
+                    location=_nearest(layers.prov, path),
+                ))
+        return rendered
+
+
+def _nearest(prov: Mapping[str, Location], path: str) -> Location | None:
+    probe = path
+    while True:
+        loc = prov.get(probe)
+        if loc is not None or "." not in probe:
+            return loc
+        probe = probe.rsplit(".", 1)[0]
+
+
+def resolve(path: Path, *, name: str | None, playbook_dir: Path | None,
+            vault_secrets: VaultSecrets | None, root: Path | None) -> ResolvedInventory:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"inventory not found: {path}")
+    ctx = Context(name or inventory_name(path), root or Path.cwd(), vault_secrets)
+    inv = load_inventory(path, ctx)
+    inv_dir = Path(os.path.abspath(path if path.is_dir() else path.parent))
+    resolver = Resolver(inv, ctx, inv_dir, playbook_dir)
+    layers = {h: resolver.host(h) for h in inv.hosts}
+    raise_all(ctx.errors)
+    renderer = _Renderer(inv, layers, ctx,
+                         Path(os.path.abspath(playbook_dir)) if playbook_dir else inv_dir)
+    hosts: dict[str, ResolvedHost] = {
+        h: resolved_host(lay, renderer.render(h)) for h, lay in layers.items()}
+    groups = {
+        g.name: GroupInfo(g.name, tuple(g.hosts), tuple(g.children), g.depth, g.priority)
+        for g in inv.groups.values()
+    }
+    return ResolvedInventory(ctx.name, path, hosts, groups, ctx.diagnostics)

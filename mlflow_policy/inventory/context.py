@@ -1,0 +1,74 @@
+"""What one resolver run shares: display paths, vault secrets, collected diagnostics and
+the cache of vars files already read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlflow_policy import yamlio
+from mlflow_policy.errors import InputError
+from mlflow_policy.inventory.vault import VaultSecrets, is_vault_file
+from mlflow_policy.model import Diagnostic, Location
+
+if TYPE_CHECKING:
+    from mlflow_policy.inventory.data import Entry
+
+
+class Context:
+    def __init__(self, name: str, root: Path, secrets: VaultSecrets | None) -> None:
+        self.name = name
+        self.root = root.resolve()
+        self.secrets = secrets
+        self.diagnostics: list[Diagnostic] = []
+        self.errors: list[InputError] = []
+        self._vars_files: dict[Path, dict[str, Entry]] = {}
+
+    def display(self, path: Path) -> str:
+        """The path as findings show it: relative to the root when inside it."""
+        absolute = Path(path).absolute()
+        try:
+            return absolute.relative_to(self.root).as_posix()
+        except ValueError:
+            try:
+                return absolute.resolve().relative_to(self.root).as_posix()
+            except ValueError:
+                return str(absolute)
+
+    def read_bytes(self, path: Path, display: str) -> tuple[bytes, bool] | None:
+        """A file's bytes, decrypted when it is a whole-file vault and secrets were given;
+        ``None`` (and a diagnostic) for a vault we cannot open. The flag says "was vaulted"."""
+        try:
+            size = path.stat().st_size
+            if size > yamlio.MAX_FILE_BYTES:
+                raise InputError(
+                    f"file is {size} bytes, more than the {yamlio.MAX_FILE_BYTES} bytes "
+                    "mlflow-policy reads", display)
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read file: {exc.strerror}", display) from None
+        if not is_vault_file(data):
+            return data, False
+        if self.secrets is None:
+            self.diagnostics.append(Diagnostic(
+                rule="mlflow-policy/vaulted-file",
+                message=(f"{display} is vault-encrypted and no vault secret was given "
+                         "(--vault-password-file / --vault-id); its vars were skipped"),
+                inventory=self.name,
+                location=Location(display, 1, 1),
+            ))
+            return None
+        return self.secrets.decrypt(data, display), True
+
+    def vars_file(self, path: Path) -> dict[str, Entry]:
+        cached = self._vars_files.get(path)
+        if cached is None:
+            from mlflow_policy.inventory.varsfiles import read_vars_file
+
+            try:
+                cached = read_vars_file(path, self)
+            except InputError as exc:
+                self.errors.append(exc)
+                cached = {}
+            self._vars_files[path] = cached
+        return cached

@@ -1,0 +1,236 @@
+"""The inventory being built: groups, hosts and their inline vars, with Ansible's
+``InventoryData`` / ``Group`` / ``Host`` rules (2.19) but none of its per-object cost.
+
+Every value is kept as an :class:`Entry` that carries where it was written and what the
+resolver will need later (nested provenance, vaulted paths, whether it holds a template),
+computed once when the value is read rather than once per host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mlflow_policy.model import Location, Unsafe, VaultedValue
+
+_TEMPLATE_MARKERS = ("{{", "{%", "{#")
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return not isinstance(value, Unsafe) and any(m in value for m in _TEMPLATE_MARKERS)
+    if isinstance(value, Mapping):
+        return any(_has_template(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_template(v) for v in value)
+    return False
+
+
+class Entry:
+    """One var's value as written in one place."""
+
+    __slots__ = ("has_template", "loc", "nested", "value", "vaulted")
+
+    def __init__(self, value: Any, loc: Location, *, all_vaulted: bool = False) -> None:
+        self.value = value
+        self.loc = loc
+        # dotted sub-paths ("key.sub") -> where each mapping value was written
+        self.nested: dict[str, Location] = {}
+        # dotted sub-paths ("" = the value itself) that are vaulted
+        vaulted: set[str] = set()
+        self._walk(value, "", vaulted, all_vaulted)
+        self.vaulted = frozenset(vaulted)
+        self.has_template = _has_template(value)
+
+    def _walk(self, value: Any, prefix: str, vaulted: set[str], all_vaulted: bool) -> None:
+        if all_vaulted or isinstance(value, VaultedValue):
+            vaulted.add(prefix)
+        if isinstance(value, Mapping):
+            locs = getattr(value, "locs", None)
+            for key, sub in value.items():
+                path = f"{prefix}.{key}" if prefix else str(key)
+                if locs is not None and key in locs:
+                    self.nested[path] = locs[key]
+                self._walk(sub, path, vaulted, all_vaulted)
+        elif isinstance(value, list) and all_vaulted:
+            for sub in value:
+                self._walk(sub, prefix, vaulted, all_vaulted)
+
+
+class Group:
+    __slots__ = ("children", "depth", "host_set", "hosts", "name", "parents", "priority",
+                 "priority_loc", "vars")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.depth = 0
+        self.priority = 1
+        self.priority_loc: Location | None = None
+        self.vars: dict[str, Entry] = {}
+        self.hosts: list[str] = []
+        self.host_set: set[str] = set()
+        self.children: list[str] = []
+        self.parents: list[str] = []
+
+
+class Host:
+    __slots__ = ("groups", "name", "source", "vars")
+
+    def __init__(self, name: str, source: str | None) -> None:
+        self.name = name
+        self.vars: dict[str, Entry] = {}
+        self.groups: list[str] = []  # direct groups, in the order they were added
+        self.source = source  # the inventory file it was first found in (inventory_file)
+
+
+class InventoryError(ValueError):
+    """A rule of Ansible's inventory model broken by the source (message as Ansible's)."""
+
+
+class InventoryData:
+    def __init__(self) -> None:
+        self.groups: dict[str, Group] = {}
+        self.hosts: dict[str, Host] = {}
+        self.current_source: str | None = None
+        self._ancestors: dict[str, frozenset[str]] = {}
+        for name in ("all", "ungrouped"):
+            self.add_group(name)
+        self.add_child("all", "ungrouped")
+
+    def add_group(self, name: str) -> str:
+        if not name:
+            raise InventoryError(f"Invalid empty/false group name provided: {name!r}")
+        if not isinstance(name, str):
+            raise InventoryError(
+                f"Invalid group name supplied, expected a string but got {type(name)} for {name}")
+        if name not in self.groups:
+            self.groups[name] = Group(name)
+        return name
+
+    def add_host(self, name: str, group: str | None = None, port: int | None = None,
+                 loc: Location | None = None) -> str:
+        if not name:
+            raise InventoryError(f"Invalid empty host name provided: {name!r}")
+        if not isinstance(name, str):
+            raise InventoryError(
+                f"Invalid host name supplied, expected a string but got {type(name)} for {name}")
+        if group is not None and group not in self.groups:
+            raise InventoryError(f"Could not find group {group} in inventory")
+        host = self.hosts.get(name)
+        if host is None:
+            host = Host(name, self.current_source)
+            self.hosts[name] = host
+            # Ansible sets the port only when it creates the host.
+            if port and loc is not None:
+                host.vars["ansible_port"] = Entry(int(port), loc)
+        if group is not None:
+            self._add_host_to_group(self.groups[group], host)
+        return name
+
+    def _add_host_to_group(self, group: Group, host: Host) -> None:
+        if host.name not in group.host_set:
+            group.hosts.append(host.name)
+            group.host_set.add(host.name)
+            host.groups.append(group.name)
+
+    def set_variable(self, entity: str, key: Any, entry: Entry) -> None:
+        # Ansible looks the name up as a group first: a host named like a group sets the
+        # group's var.
+        if entity in self.groups:
+            group = self.groups[entity]
+            if key == "ansible_group_priority":
+                try:
+                    group.priority = int(entry.value)
+                except (TypeError, ValueError):
+                    raise InventoryError(
+                        f"ansible_group_priority must be an integer, got {entry.value!r}"
+                    ) from None
+                group.priority_loc = entry.loc
+                return
+            group.vars[key] = entry
+        elif entity in self.hosts:
+            self.hosts[entity].vars[key] = entry
+        else:
+            raise InventoryError(f"Could not identify group or host named {entity}")
+
+    def ancestors(self, name: str) -> frozenset[str]:
+        cached = self._ancestors.get(name)
+        if cached is not None:
+            return cached
+        seen: set[str] = set()
+        todo = list(self.groups[name].parents)
+        while todo:
+            g = todo.pop()
+            if g not in seen:
+                seen.add(g)
+                todo.extend(self.groups[g].parents)
+        result = self._ancestors[name] = frozenset(seen)
+        return result
+
+    def add_child(self, parent: str, child: str) -> None:
+        if parent not in self.groups:
+            raise InventoryError(f"{parent} is not a known group")
+        pgroup = self.groups[parent]
+        if child in self.groups:
+            if child == parent:
+                raise InventoryError("can't add group to itself")
+            cgroup = self.groups[child]
+            if child in pgroup.children:
+                return
+            if child in self.ancestors(parent):
+                raise InventoryError(
+                    f"Adding group '{child}' as child to '{parent}' creates a recursive "
+                    "dependency loop.")
+            pgroup.children.append(child)
+            self._ancestors.clear()
+            if parent not in cgroup.parents:
+                cgroup.parents.append(parent)
+        elif child in self.hosts:
+            self._add_host_to_group(pgroup, self.hosts[child])
+        else:
+            raise InventoryError(f"{child} is not a known host nor group")
+
+    def reconcile(self) -> None:
+        """``InventoryData.reconcile_inventory``: parentless groups under ``all``, hosts
+        with no group into ``ungrouped``, hosts with one out of it; then group depths."""
+        for name, group in self.groups.items():
+            if name != "all" and not group.parents:
+                self.add_child("all", name)
+        ungrouped = self.groups["ungrouped"]
+        for host in self.hosts.values():
+            closure = self.host_groups(host)
+            if "ungrouped" in closure:
+                if closure - {"all", "ungrouped"}:
+                    ungrouped.hosts.remove(host.name)
+                    ungrouped.host_set.discard(host.name)
+                    host.groups.remove("ungrouped")
+            elif not closure - {"all"}:
+                self._add_host_to_group(ungrouped, host)
+        self._compute_depths()
+
+    def host_groups(self, host: Host) -> set[str]:
+        """Every group the host is in, directly or through children (with ``all``)."""
+        closure: set[str] = set()
+        for g in host.groups:
+            if g not in closure:
+                closure.add(g)
+                closure |= self.ancestors(g)
+        return closure
+
+    def _compute_depths(self) -> None:
+        # Ansible raises a child's depth to parent depth + 1 whenever an edge is added;
+        # the fixed point is the longest path from 'all'.
+        depth: dict[str, int] = {"all": 0}
+
+        def visit(name: str, stack: tuple[str, ...]) -> int:
+            if name in depth:
+                return depth[name]
+            parents = self.groups[name].parents
+            if name in stack:
+                raise InventoryError(f"The group named '{name}' has a recursive dependency loop.")
+            d = max((visit(p, (*stack, name)) + 1 for p in parents), default=0)
+            depth[name] = d
+            return d
+
+        for name in self.groups:
+            self.groups[name].depth = visit(name, ())

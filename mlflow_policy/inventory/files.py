@@ -1,0 +1,80 @@
+"""Reading YAML/JSON data files the way Ansible's ``DataLoader`` does (JSON first, then
+YAML), through the strict :mod:`mlflow_policy.yamlio` layer, with ``__ansible_vault`` /
+``__ansible_unsafe`` mappings turned into opaque values."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from mlflow_policy import yamlio
+from mlflow_policy.errors import InputError
+from mlflow_policy.model import Unsafe, VaultedValue
+
+
+def _special(value: Mapping[Any, Any]) -> Any:
+    """``{"__ansible_vault": ciphertext}`` / ``{"__ansible_unsafe": text}`` as Ansible's
+    JSON decoder reads them (we treat YAML the same: the spec says such mappings are vaulted)."""
+    if len(value) == 1:
+        if isinstance(value.get("__ansible_vault"), str):
+            return VaultedValue(value["__ansible_vault"])
+        if isinstance(value.get("__ansible_unsafe"), str):
+            return Unsafe(value["__ansible_unsafe"])
+    return None
+
+
+def devault(value: Any) -> Any:
+    """Replace special mappings in place (containers keep their identity and locations)."""
+    if isinstance(value, dict):
+        special = _special(value)
+        if special is not None:
+            return special
+        for key, sub in value.items():
+            if isinstance(sub, (dict, list)):
+                value[key] = devault(sub)
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            if isinstance(sub, (dict, list)):
+                value[i] = devault(sub)
+    return value
+
+
+def _json_pairs(display: str) -> Any:
+    def hook(pairs: list[tuple[str, Any]]) -> Any:
+        out = yamlio.LocDict()
+        for key, value in pairs:
+            if key in out:
+                raise InputError(f"duplicate key {key!r}", display)
+            out[key] = value
+        return out
+
+    return hook
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _comparable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_comparable(v) for v in value]
+    return (type(value).__name__, value)
+
+
+def loads_data(text: str, display: str) -> Any:
+    """One YAML/JSON document with locations; JSON semantics when the text is JSON."""
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "["):
+        try:
+            as_json = json.loads(text, object_pairs_hook=_json_pairs(display))
+        except ValueError:
+            as_json = None
+        else:
+            try:
+                as_yaml = yamlio.loads(text, display)
+            except InputError:
+                as_yaml = None
+            # Keep YAML's line marks unless YAML reads the text differently (1e3, tabs).
+            if as_yaml is not None and _comparable(as_yaml) == _comparable(as_json):
+                return devault(as_yaml)
+            return devault(as_json)
+    return devault(yamlio.loads(text, display))

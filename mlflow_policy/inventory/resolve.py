@@ -1,0 +1,159 @@
+"""Per-host variable precedence, as ``VariableManager.get_vars`` (2.19, default
+``VARIABLE_PRECEDENCE`` and ``hash_behaviour: replace``) computes it for
+``ansible-inventory --list``:
+
+    all inline < groups inline (sorted) < all group_vars (inventory dir, then playbook
+    dir) < groups' group_vars (inventory dir, sorted), then (playbook dir) < host inline
+    < host_vars (inventory dir) < host_vars (playbook dir)
+
+Groups sort by ``(depth, ansible_group_priority, name)``. Everything up to the host's own
+vars depends only on the host's set of groups, so it is merged once per distinct group
+set and shared by every host with that set: resolving 10,000 hosts costs one dict copy
+per host, not one merge of every layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlflow_policy.inventory.context import Context
+from mlflow_policy.inventory.data import Entry, InventoryData
+from mlflow_policy.inventory.types import ResolvedHost
+from mlflow_policy.inventory.varsfiles import VarsDir, VarsLayer
+from mlflow_policy.model import Location
+
+# ansible.constants.INTERNAL_STATIC_VARS: what ansible-inventory removes from hostvars.
+INTERNAL_VARS = frozenset({
+    "ansible_async_path", "ansible_collection_name", "ansible_config_file",
+    "ansible_dependent_role_names", "ansible_diff_mode", "ansible_facts", "ansible_forks",
+    "ansible_inventory_sources", "ansible_limit", "ansible_play_batch", "ansible_play_hosts",
+    "ansible_play_hosts_all", "ansible_play_role_names", "ansible_playbook_python",
+    "ansible_role_name", "ansible_role_names", "ansible_run_tags", "ansible_skip_tags",
+    "ansible_verbosity", "ansible_version", "inventory_dir", "inventory_file",
+    "inventory_hostname", "inventory_hostname_short", "groups", "group_names", "hostvars",
+    "playbook_dir", "play_hosts", "role_name", "role_names", "role_path", "role_uuid",
+})
+
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _paths(key: str, entry: Entry) -> tuple[dict[str, Location], set[str]]:
+    prov = {key: entry.loc}
+    for sub, loc in entry.nested.items():
+        prov[f"{key}.{sub}"] = loc
+    vaulted = {f"{key}.{p}" if p else key for p in entry.vaulted}
+    return prov, vaulted
+
+
+@dataclass
+class _Base:
+    entries: dict[str, Entry]
+    raw: dict[str, Any]
+    prov: dict[str, Location]
+    vaulted: frozenset[str]
+
+
+@dataclass
+class HostLayers:
+    """One host's winning entries plus what ResolvedHost needs (before templating)."""
+
+    name: str
+    groups: tuple[str, ...]
+    entries: dict[str, Entry]
+    raw: dict[str, Any]
+    prov: dict[str, Location]
+    vaulted: frozenset[str]
+
+
+class Resolver:
+    def __init__(self, inv: InventoryData, ctx: Context, inv_dir: Path,
+                 playbook_dir: Path | None) -> None:
+        self.inv = inv
+        self.ctx = ctx
+        bases = [inv_dir]
+        # The same directory as both inventory dir and playbook dir gives the same result
+        # once or twice (replace is idempotent); read it once.
+        if playbook_dir is not None and playbook_dir.resolve() != inv_dir.resolve():
+            bases.append(playbook_dir)
+        self.group_dirs = [VarsDir(b.resolve(), "group_vars", ctx) for b in bases]
+        self.host_dirs = [VarsDir(b.resolve(), "host_vars", ctx) for b in bases]
+        self._group_layers: dict[tuple[int, str], VarsLayer] = {}
+        self._bases: dict[tuple[str, ...], _Base] = {}
+        self._sort_key = {g.name: (g.depth, g.priority, g.name) for g in inv.groups.values()}
+
+    def _group_file_layer(self, i: int, group: str) -> VarsLayer:
+        key = (i, group)
+        layer = self._group_layers.get(key)
+        if layer is None:
+            layer = self._group_layers[key] = self.group_dirs[i].layer_for(group)
+        return layer
+
+    def _base(self, groups: tuple[str, ...]) -> _Base:
+        base = self._bases.get(groups)
+        if base is not None:
+            return base
+        merged: dict[str, Entry] = dict(self.inv.groups["all"].vars)
+        for g in groups:
+            merged.update(self.inv.groups[g].vars)
+        for i in range(len(self.group_dirs)):
+            merged.update(self._group_file_layer(i, "all"))
+        for i in range(len(self.group_dirs)):
+            for g in groups:
+                merged.update(self._group_file_layer(i, g))
+        entries = {k: e for k, e in merged.items() if k not in INTERNAL_VARS}
+        raw: dict[str, Any] = {}
+        prov: dict[str, Location] = {}
+        vaulted: set[str] = set()
+        for k, e in entries.items():
+            raw[k] = e.value
+            p, v = _paths(k, e)
+            prov.update(p)
+            vaulted |= v
+        base = self._bases[groups] = _Base(entries, raw, prov, frozenset(vaulted) or _EMPTY)
+        return base
+
+    def host(self, name: str) -> HostLayers:
+        host = self.inv.hosts[name]
+        closure = self.inv.host_groups(host)
+        ordered = tuple(sorted(closure - {"all"}, key=self._sort_key.__getitem__))
+        base = self._base(ordered)
+        overrides: dict[str, Entry] = {}
+        overrides.update(host.vars)
+        for vdir in self.host_dirs:
+            for path in vdir.files_for(name):
+                overrides.update(self.ctx.vars_file(path))
+        groups = tuple(sorted(closure - {"all", "ungrouped"}))
+        for k in INTERNAL_VARS.intersection(overrides):
+            del overrides[k]
+        if not overrides:
+            return HostLayers(name, groups, base.entries, base.raw, base.prov, base.vaulted)
+        entries = dict(base.entries)
+        raw = dict(base.raw)
+        prov = dict(base.prov)
+        vaulted = set(base.vaulted)
+        for k, e in overrides.items():
+            old = entries.get(k)
+            if old is not None:
+                for sub in old.nested:
+                    prov.pop(f"{k}.{sub}", None)
+                for p in old.vaulted:
+                    vaulted.discard(f"{k}.{p}" if p else k)
+            entries[k] = e
+            raw[k] = e.value
+            p_new, v_new = _paths(k, e)
+            prov.update(p_new)
+            vaulted |= v_new
+        return HostLayers(name, groups, entries, raw, prov, frozenset(vaulted) or _EMPTY)
+
+
+def resolved_host(layers: HostLayers, rendered: dict[str, Any] | None) -> ResolvedHost:
+    return ResolvedHost(
+        name=layers.name,
+        groups=layers.groups,
+        vars=rendered if rendered is not None else layers.raw,
+        raw_vars=layers.raw,
+        provenance=layers.prov,
+        vaulted=layers.vaulted,
+    )

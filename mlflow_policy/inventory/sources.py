@@ -1,0 +1,101 @@
+"""Inventory sources: a file, or a directory of them, each read with the format Ansible's
+enabled inventory plugins would pick (``host_list, script, auto, yaml, ini, toml``) --
+except that nothing is ever executed: scripts and plugin configs are refused."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from mlflow_policy.errors import InputError
+from mlflow_policy.inventory.context import Context
+from mlflow_policy.inventory.data import InventoryData
+from mlflow_policy.inventory.files import loads_data
+from mlflow_policy.inventory.ini import parse_ini
+from mlflow_policy.inventory.yamlinv import parse_toml_inventory, parse_yaml_inventory
+from mlflow_policy.yamlio import decode_utf8
+
+# INVENTORY_IGNORE_EXTS (REJECT_EXTS + .orig, .cfg, .retry) and the names Ansible always
+# skips when it reads a directory of inventory sources.
+_IGNORED = re.compile(
+    r"^\.|^host_vars$|^group_vars$|^vars_plugins$|"
+    + "|".join(re.escape(ext) + "$" for ext in (
+        ".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst",
+        ".orig", ".cfg", ".retry"))
+)
+_YAML_EXTS = ("", ".yaml", ".yml", ".json")
+# yamlio errors that mean "this is YAML, and it is wrong", not "this is not YAML"
+_STRICT_YAML = ("duplicate key", "aliases expand", "recursive alias", "YAML nested")
+
+LIVE_HINT = "never run in static mode; use --live"
+
+
+def source_files(path: Path) -> list[Path]:
+    """The files Ansible would try as sources, in its order (sorted by bytes, recursive)."""
+    if not path.is_dir():
+        return [path]
+    found: list[Path] = []
+    for name in sorted(os.listdir(path), key=os.fsencode):
+        if _IGNORED.search(name):
+            continue
+        found.extend(source_files(path / name))
+    return found
+
+
+def _refuse_plugin(data: object, display: str) -> None:
+    if isinstance(data, Mapping) and data.get("plugin"):
+        loc = getattr(data, "locs", {}).get("plugin")
+        raise InputError(
+            f"inventory plugin configuration (plugin: {data['plugin']}) is {LIVE_HINT}",
+            display, loc.line if loc else 1, loc.column if loc else 1)
+
+
+def read_source(path: Path, inv: InventoryData, ctx: Context) -> None:
+    display = ctx.display(path)
+    if os.access(path, os.X_OK):
+        raise InputError(f"executable inventory scripts are {LIVE_HINT}", display)
+    raw = ctx.read_bytes(path, display)
+    if raw is None:
+        return
+    text = decode_utf8(raw[0], display)
+    inv.current_source = str(path)
+    ext = os.path.splitext(path.name)[1]
+    if ext == ".toml":
+        import tomllib
+
+        try:
+            tdata = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"invalid TOML: {exc}", display) from None
+        if not tdata:
+            raise InputError("Parsed empty TOML file", display)
+        _refuse_plugin(tdata, display)
+        parse_toml_inventory(tdata, display, inv)
+        return
+    yaml_error: InputError | None = None
+    if ext in _YAML_EXTS:
+        try:
+            data = loads_data(text, display)
+        except InputError as exc:
+            yaml_error = exc
+            data = None
+        else:
+            _refuse_plugin(data, display)
+            if isinstance(data, Mapping) and data:
+                parse_yaml_inventory(data, display, inv)
+                return
+            yaml_error = InputError(
+                "Parsed empty YAML file" if not data else
+                "YAML inventory has invalid structure, it should be a mapping of groups, "
+                f"got a {type(data).__name__}", display, 1, 1)
+    try:
+        parse_ini(text, display, inv)
+    except InputError:
+        if yaml_error is not None and (
+            ext in (".yml", ".yaml", ".json")
+            or yaml_error.message.startswith(_STRICT_YAML)
+        ):
+            raise yaml_error from None
+        raise

@@ -1,0 +1,236 @@
+"""Jinja2 rendering of hostvars in a sandbox, with Ansible 2.19's result types: a value
+that is a single ``{{ expression }}`` keeps the expression's native type (``"{{ 22 |
+int }}"`` is the int 22), anything else renders to a string. Vars reference each other
+lazily (a template sees the other templates already rendered), cycles are detected, and
+what cannot be rendered (lookups, undefined names, unknown filters, vaulted inputs)
+stays as written and is reported.
+
+jinja2 is imported when the first template is met, never for inventories without one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from itertools import chain, islice
+from typing import Any
+
+from mlflow_policy.inventory.data import Entry
+from mlflow_policy.model import Unsafe, VaultedValue
+
+_MARKERS = ("{{", "{%", "{#")
+
+
+class RenderFailure(Exception):
+    """A value that cannot be rendered; deliberately not a LookupError, so that Jinja's
+    attribute and item fallbacks do not swallow it."""
+
+
+def _concat(values: Iterator[Any]) -> Any:
+    # Ansible drops None-valued nodes ("a{{ none }}b" is "ab"), returns a lone node as is
+    # and None for no node at all.
+    nodes = (v for v in values if v is not None)
+    head = list(islice(nodes, 2))
+    if not head:
+        return None
+    if len(head) == 1:
+        return head[0]
+    return "".join(str(v) for v in chain(head, nodes))
+
+
+_ENV: list[Any] = []
+_COMPILED: dict[str, Any] = {}
+
+
+def _env() -> Any:
+    if _ENV:
+        return _ENV[0]
+    from jinja2 import StrictUndefined
+    from jinja2.nativetypes import NativeCodeGenerator
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from mlflow_policy.inventory.filters import FILTERS, TESTS
+
+    class CodeGen(NativeCodeGenerator):  # type: ignore[misc]
+        # Like Ansible's AnsibleCodeGenerator: a lone constant keeps its type
+        # ("{{ 22 | int }}" folds to the int 22, not to the text "22").
+        def _output_const_repr(self, group: Any) -> str:
+            items = list(group)
+            if len(items) == 1:
+                return repr(items[0])
+            return repr("".join(map(str, items)))
+
+    class Undefined(StrictUndefined):  # type: ignore[misc]
+        # Ansible's undefined markers chain (``a.b[c]`` with ``a`` or ``c`` undefined stays
+        # undefined, so ``| default(x)`` still applies) and fail only when used.
+        __slots__ = ()
+
+        def __getattr__(self, name: str) -> Any:
+            if name[:2] == "__":
+                raise AttributeError(name)
+            return self
+
+        def __getitem__(self, _key: Any) -> Any:
+            return self
+
+    class Env(ImmutableSandboxedEnvironment):
+        code_generator_class = CodeGen
+        concat = staticmethod(_concat)  # type: ignore[assignment]
+
+    env = Env(undefined=Undefined, extensions=["jinja2.ext.loopcontrols"])
+    for name, fn in FILTERS.items():
+        env.filters[name] = fn
+    env.filters["d"] = env.filters["default"]
+    for name in list(env.filters):
+        if "." not in name:
+            env.filters[f"ansible.builtin.{name}"] = env.filters[name]
+    env.tests.update(TESTS)
+    for name in list(env.tests):
+        if "." not in name:
+            env.tests[f"ansible.builtin.{name}"] = env.tests[name]
+    _ENV.append(env)
+    return env
+
+
+def _compile(source: str) -> Any:
+    tmpl = _COMPILED.get(source)
+    if tmpl is None:
+        if len(_COMPILED) > 4096:
+            _COMPILED.clear()
+        tmpl = _COMPILED[source] = _env().from_string(source)
+    return tmpl
+
+
+def _check_defined(value: Any) -> Any:
+    from jinja2 import Undefined
+
+    if isinstance(value, (Iterator, range)):
+        # lazy results (map, select, range) are materialised, as Ansible finalises them
+        value = list(value)
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    if isinstance(value, VaultedValue):
+        raise RenderFailure("it uses a vaulted value (no vault secret is used for templates)")
+    if isinstance(value, Mapping):
+        for v in value.values():
+            _check_defined(v)
+    elif isinstance(value, list):
+        for v in value:
+            _check_defined(v)
+    return value
+
+
+def render_string(source: str, scope: Mapping[str, Any]) -> Any:
+    """One template string against ``scope``; raises on any failure."""
+    env = _env()
+    tmpl = _compile(source)
+    ctx = tmpl.new_context(_Scope(scope, env.globals), shared=True)
+    return _check_defined(env.concat(tmpl.root_render_func(ctx)))
+
+
+class _Scope(Mapping[str, Any]):
+    """The host's vars first, then Jinja's globals (``range``, ``dict``...)."""
+
+    __slots__ = ("glob", "vars")
+
+    def __init__(self, vars_: Mapping[str, Any], glob: Mapping[str, Any]) -> None:
+        self.vars = vars_
+        self.glob = glob
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.vars:
+            return self.vars[key]
+        return self.glob[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.vars or key in self.glob
+
+    def __iter__(self) -> Iterator[str]:
+        return chain(iter(self.vars), iter(self.glob))
+
+    def __len__(self) -> int:
+        return len(self.vars) + len(self.glob)
+
+
+def is_template(value: Any) -> bool:
+    return isinstance(value, str) and not isinstance(value, Unsafe) and any(
+        m in value for m in _MARKERS)
+
+
+class HostScope(Mapping[str, Any]):
+    """A host's vars as templates see them: rendered on first use, magic vars on top."""
+
+    def __init__(self, entries: dict[str, Entry], magic: Mapping[str, Any]) -> None:
+        self.entries = entries
+        self.magic = magic
+        self.done: dict[str, Any] = {}
+        self.failed: dict[str, list[tuple[str, str]]] = {}  # var -> [(dotted path, reason)]
+        self.active: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.magic:
+            return self.magic[key]
+        entry = self.entries[key]  # KeyError: undefined, as Jinja expects
+        if not entry.has_template:
+            return entry.value
+        value = self.render(key)
+        if key in self.failed:
+            path, reason = self.failed[key][0]
+            raise RenderFailure(f"'{path}' cannot be rendered ({reason})")
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.magic or key in self.entries
+
+    def __iter__(self) -> Iterator[str]:
+        return chain(iter(self.magic), (k for k in self.entries if k not in self.magic))
+
+    def __len__(self) -> int:
+        return len(self.magic) + len(self.entries)
+
+    def render(self, key: str) -> Any:
+        """Render var ``key`` (cached); failures are recorded per leaf path."""
+        if key in self.done:
+            return self.done[key]
+        if key in self.active:
+            raise RenderFailure(f"recursive loop detected in template for '{key}'")
+        self.active.add(key)
+        try:
+            failures: list[tuple[str, str]] = []
+            value = self._walk(self.entries[key].value, key, failures)
+        finally:
+            self.active.discard(key)
+        if failures:
+            self.failed[key] = failures
+        self.done[key] = value
+        return value
+
+    def _walk(self, value: Any, path: str, failures: list[tuple[str, str]]) -> Any:
+        if is_template(value):
+            try:
+                return render_string(value, self)
+            except RecursionError:
+                failures.append((path, "recursive loop detected"))
+            except Exception as exc:  # any Jinja/filter error means "not renderable"
+                failures.append((path, _reason(exc)))
+            return value
+        if isinstance(value, Mapping):
+            out = {k: self._walk(v, f"{path}.{k}", failures) for k, v in value.items()}
+            return out if any(out[k] is not value[k] for k in out) else value
+        if isinstance(value, list):
+            items = [self._walk(v, f"{path}.{i}", failures) for i, v in enumerate(value)]
+            return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+        return value
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    msg = text[0] if text else ""
+    name = type(exc).__name__
+    if name == "TemplateAssertionError" and "filter" in msg:
+        return msg
+    if "lookup" in msg or "query" in msg:
+        return f"{msg} (lookups are not run in static mode)"
+    return f"{name}: {msg}" if msg else name
+
+
+LazyScopes = Callable[[str], HostScope]
