@@ -109,10 +109,11 @@ def display_path(path: Path, root: Path | None) -> str:
     return path.as_posix() if not path.is_absolute() else str(path)
 
 
-def expand(paths: Sequence[Path], errors: list[InputError]) -> list[Path]:
+def expand(paths: Sequence[Path], errors: list[InputError]) -> list[tuple[Path, bool]]:
     """Files as given; directories searched recursively for *.yml / *.yaml (sorted, hidden
-    entries skipped). Each file once, in a deterministic order."""
-    out: list[Path] = []
+    entries skipped). Each file once, in a deterministic order, with whether it was found
+    in a directory (rather than named)."""
+    out: list[tuple[Path, bool]] = []
     seen: set[Path] = set()
     for given in paths:
         if given.is_dir():
@@ -134,7 +135,7 @@ def expand(paths: Sequence[Path], errors: list[InputError]) -> list[Path]:
             key = p.resolve()
             if key not in seen:
                 seen.add(key)
-                out.append(p)
+                out.append((p, p is not given))
     return out
 
 
@@ -182,7 +183,7 @@ def _header_errors(doc: Any, display: str, start: Location) -> tuple[str | None,
     return (str(kind) if not errs else None), errs
 
 
-def _load_file(path: Path, col: _Collector) -> None:
+def _load_file(path: Path, col: _Collector, skip_foreign: bool) -> None:
     display = display_path(path, col.root)
     try:
         docs = loads_all(read_text(path, display), display)
@@ -198,6 +199,9 @@ def _load_file(path: Path, col: _Collector) -> None:
     for doc in docs:
         if doc is None:  # an empty document (`---` at the end of a file)
             continue
+        if skip_foreign and isinstance(doc, dict) and "apiVersion" not in doc \
+                and "kind" not in doc:
+            continue  # an inventory or vars file next to policy tests
         start = getattr(doc, "loc", None) or Location(display, 1, 1)
         kind, errs = _header_errors(doc, display, start)
         if kind is None:
@@ -290,19 +294,24 @@ def _test(obj: PolicyTest, doc: Any, path: Path, where: Location,
     )
 
 
-def _collect(paths: Sequence[Path], root: Path | None) -> _Collector:
+def _collect(paths: Sequence[Path], root: Path | None, skip_foreign: bool = False,
+             ) -> _Collector:
     col = _Collector(root=root)
-    for path in expand(paths, col.errors):
-        _load_file(path, col)
+    for path, in_dir in expand(paths, col.errors):
+        _load_file(path, col, skip_foreign and in_dir)
     return col
 
 
-def load_paths(paths: Sequence[Path], root: Path | None = None) -> PolicySet:
+def load_paths(paths: Sequence[Path], root: Path | None = None, *,
+               skip_foreign: bool = False) -> PolicySet:
     """Policies, waivers and policy tests of the given files and directories.
 
-    Raises :class:`InputErrors` with every problem of every file.
+    Every YAML document must be one of the three kinds, except with ``skip_foreign``
+    (``mlflow-policy test DIR``, where fixture inventories live next to the tests): then a
+    mapping with neither ``apiVersion`` nor ``kind`` in a file found by walking a directory
+    is skipped. Raises :class:`InputErrors` with every problem of every file.
     """
-    col = _collect(paths, root)
+    col = _collect(paths, root, skip_foreign)
     if col.errors:
         raise InputErrors(col.errors)
     return PolicySet(tuple(col.policies), tuple(col.waivers), tuple(col.tests))

@@ -33,6 +33,13 @@ _PATTERNS = {
 }
 
 
+# Union branches pydantic reports one by one, said once.
+_UNIONS = {
+    frozenset({"a valid integer", "a valid number", "a valid string"}):
+        "a number (or a numeric string)",
+}
+
+
 def show(value: Any, limit: int = 80) -> str:
     """A short, YAML-ish rendering of a value from a policy file, for error messages."""
     if isinstance(value, VaultedValue):
@@ -161,9 +168,14 @@ def _message(err: Any, root: type[BaseModel], found: list[Any]) -> str:
         wanted = _PATTERNS.get(pattern, f"a string matching {pattern!r}")
         return f"{show(value)} is not {wanted}"
     if kind == "literal_error":
-        return f"expected {ctx.get('expected')}, got {show(value)}"
-    if kind in {"too_short"} and ctx.get("min_length") == 1:
-        return "must not be empty"
+        expected = str(ctx.get("expected")).replace("True", "true").replace("False", "false")
+        return f"expected {expected}, got {show(value)}"
+    if kind in {"too_short", "string_too_short"} and ctx.get("min_length") == 1:
+        return "must not be empty" if kind == "too_short" else "must not be empty or blank"
+    if kind in {"greater_than_equal", "less_than_equal"}:
+        op = ">=" if kind == "greater_than_equal" else "<="
+        bound = ctx.get("ge", ctx.get("le"))
+        return f"must be {op} {bound}, got {show(value)}"
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
@@ -200,7 +212,8 @@ def errors_from(exc: ValidationError, doc: Any, root: type[BaseModel],
             # A union (e.g. min: integer | number | string): one message, not three.
             got = unique[0].rpartition(", got ")[2]
             kinds = [t[len("expected "):].rpartition(", got ")[0] for t in unique]
-            text = f"expected {' or '.join(kinds)}, got {got}"
+            wanted = _UNIONS.get(frozenset(kinds), " or ".join(kinds))
+            text = f"expected {wanted}, got {got}"
         else:
             text = "; ".join(unique)
         message = f"{path}: {text}" if path else text

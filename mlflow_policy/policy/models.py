@@ -194,7 +194,7 @@ class Condition(_Strict):
             raise PydanticCustomError(
                 "condition_list",
                 "a condition is a mapping of operators or a bare scalar, not a list "
-                "(did you mean {{one_of: [...]}}?)",
+                "(did you mean one_of: [...]?)",
                 {},
             )
         return value
