@@ -23,10 +23,42 @@ from mlflow_policy.model import Location
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:\#.*)?$")
 _GROUPNAME = re.compile(r"^([^:\]\s]+)\s*(?:\#.*)?$")
 _COMMENT_MARKERS = (";", "#")
+_CONSTANTS = {"True": True, "False": False, "None": None}
+# Texts literal_eval always refuses: dotted quads/versions (10.0.0.1, 1.2.3) and paths.
+_NOT_LITERAL = re.compile(r"^(?:[0-9]+(?:\.[0-9]+){2,}|/[^'\"\[\]{}()]*)$")
+# shlex (posix, comments) on a line without backslash or '#' is a split on its whitespace
+# set with quotes removed; lines with those take the slow exact path.
+_TOKEN = re.compile(r"""(?:[^ \t\r\n'"]+|"[^"]*"|'[^']*')+""")
+_QUOTED = re.compile(r""""([^"]*)"|'([^']*)'""")
+
+
+def _balanced(line: str) -> bool:
+    if "'" not in line and '"' not in line:
+        return True
+    rest = _QUOTED.sub("", line)
+    return "'" not in rest and '"' not in rest
+
+
+def split_host_line(line: str) -> list[str]:
+    """``shlex.split(line, comments=True)``, fast for the common lines."""
+    if "\\" not in line and "#" not in line and _balanced(line):
+        return [
+            _QUOTED.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), t)
+            if ("'" in t or '"' in t) else t
+            for t in _TOKEN.findall(line)
+        ]
+    return shlex.split(line, comments=True)
 
 
 def parse_value(text: str) -> Any:
     """An INI value typed the way Ansible's ``_parse_value`` types it."""
+    # Fast paths with literal_eval's own answers (it costs a compile per value).
+    if text.isidentifier():
+        return _CONSTANTS.get(text, text)
+    if text.isascii() and text.isdigit() and (len(text) == 1 or text[0] != "0"):
+        return int(text)
+    if _NOT_LITERAL.match(text):
+        return text
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SyntaxWarning)
@@ -145,7 +177,7 @@ class _IniParser:
 
     def _host_line(self, line: str, group: str) -> None:
         try:
-            tokens = shlex.split(line, comments=True)
+            tokens = split_host_line(line)
         except ValueError as exc:
             raise InventoryError(f"Error parsing host definition '{line}': {exc}") from None
         pattern = tokens[0] if tokens else ""

@@ -132,19 +132,26 @@ class Resolver:
         entries = dict(base.entries)
         raw = dict(base.raw)
         prov = dict(base.prov)
-        vaulted = set(base.vaulted)
+        vaulted: set[str] | None = None
         for k, e in overrides.items():
             old = entries.get(k)
-            if old is not None:
+            if old is not None and (old.nested or old.vaulted):
                 for sub in old.nested:
                     prov.pop(f"{k}.{sub}", None)
-                for p in old.vaulted:
-                    vaulted.discard(f"{k}.{p}" if p else k)
+                if old.vaulted:
+                    vaulted = set(base.vaulted) if vaulted is None else vaulted
+                    vaulted.difference_update(f"{k}.{p}" if p else k for p in old.vaulted)
             entries[k] = e
             raw[k] = e.value
-            p_new, v_new = _paths(k, e)
-            prov.update(p_new)
-            vaulted |= v_new
+            prov[k] = e.loc
+            if e.nested:
+                for sub, loc in e.nested.items():
+                    prov[f"{k}.{sub}"] = loc
+            if e.vaulted:
+                vaulted = set(base.vaulted) if vaulted is None else vaulted
+                vaulted.update(f"{k}.{p}" if p else k for p in e.vaulted)
+        if vaulted is None:
+            return HostLayers(name, groups, entries, raw, prov, base.vaulted)
         return HostLayers(name, groups, entries, raw, prov, frozenset(vaulted) or _EMPTY)
 
 

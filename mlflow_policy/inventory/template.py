@@ -50,7 +50,7 @@ def _env() -> Any:
 
     from mlflow_policy.inventory.filters import FILTERS, TESTS
 
-    class CodeGen(NativeCodeGenerator):  # type: ignore[misc]
+    class CodeGen(NativeCodeGenerator):
         # Like Ansible's AnsibleCodeGenerator: a lone constant keeps its type
         # ("{{ 22 | int }}" folds to the int 22, not to the text "22").
         def _output_const_repr(self, group: Any) -> str:
@@ -59,7 +59,7 @@ def _env() -> Any:
                 return repr(items[0])
             return repr("".join(map(str, items)))
 
-    class Undefined(StrictUndefined):  # type: ignore[misc]
+    class Undefined(StrictUndefined):
         # Ansible's undefined markers chain (``a.b[c]`` with ``a`` or ``c`` undefined stays
         # undefined, so ``| default(x)`` still applies) and fail only when used.
         __slots__ = ()
