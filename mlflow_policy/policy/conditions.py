@@ -124,7 +124,8 @@ def _condition(cond: Condition, subject: _Subject) -> _Verdict:
         if v.state == "fail":
             return v  # operators are checked in a fixed order: the first failure is named
         verdicts.append(v)
-    return _combine_and(verdicts, describe(cond))
+    # each operator's own expected text has its templates rendered for this host
+    return _combine_and(verdicts, ", ".join(v.expected for v in verdicts))
 
 
 def _fail(subject: _Subject, expected: str, phrase: str, what: str | None = None) -> _Verdict:
