@@ -71,7 +71,8 @@ def test_valid_fixtures_load_into_located_rules() -> None:
         ("kinds/promoted", "promotion", "error"),
     ]
     assert [str(r.location) for r in kinds.rules][:2] == ["kinds.yaml:7:11", "kinds.yaml:15:11"]
-    assert kinds.location.line == 3 and kinds.path == "kinds.yaml"
+    assert kinds.location.line == 3
+    assert kinds.path == "kinds.yaml"
     assert kinds.rules[0].policy_match == models.Selector(inventories=["prod", "staging"])
     ops = loaded.policies[1]
     assert ops.rules[0].severity == "warning"
@@ -84,13 +85,15 @@ def test_rule_kind_and_spec() -> None:
     assert rules["unique-store"].spec.by == "inventory"
     peer = rules["peer-version"].spec
     assert isinstance(peer, models.PeerSpec)
-    assert peer.unresolved == "warning" and peer.target.key == "server.url"
+    assert peer.unresolved == "warning"
+    assert peer.target.key == "server.url"
     assert list(peer.assert_) == ["mlflow.version"]
     promo = rules["promoted"].spec
     assert isinstance(promo, models.PromotionSpec)
     assert promo.from_.inventories == ["staging"]
     conds = rules["assert-one"].spec
-    assert isinstance(conds, dict) and conds["env.MLFLOW_TRACKING_URI"].required is True
+    assert isinstance(conds, dict)
+    assert conds["env.MLFLOW_TRACKING_URI"].required is True
 
 
 def test_conditions_keep_their_operators_and_shorthand() -> None:
@@ -98,10 +101,12 @@ def test_conditions_keep_their_operators_and_shorthand() -> None:
     conds = rule.assert_
     assert conds is not None
     # a bare scalar means {equals: X}, with its YAML type kept
-    assert conds["server.port"].operators == ("equals",) and conds["server.port"].equals == 5000
+    assert conds["server.port"].operators == ("equals",)
+    assert conds["server.port"].equals == 5000
     assert conds["server.serve_artifacts"].equals is False
     # `equals: null` is an operator, not "nothing given"
-    assert conds["vars.legacy"].operators == ("equals",) and conds["vars.legacy"].equals is None
+    assert conds["vars.legacy"].operators == ("equals",)
+    assert conds["vars.legacy"].equals is None
     assert conds["mlflow.version"].operators == ("type", "version", "pinned")
     # an alias shares the anchored condition
     assert conds["env.MLFLOW_REGISTRY_URI"] == conds["env.MLFLOW_TRACKING_URI"]
@@ -120,9 +125,11 @@ def test_waivers_and_tests() -> None:
     loaded = load_paths([VALID], root=VALID)
     legacy, quoted = loaded.waivers
     assert legacy.rules == ("kinds/assert-one", "operators/*")
-    assert legacy.expires == dt.date(2027, 1, 31) and legacy.ticket == "MLP-1234"
+    assert legacy.expires == dt.date(2027, 1, 31)
+    assert legacy.ticket == "MLP-1234"
     assert legacy.match == models.Selector(hosts=["gpu-legacy-*"])
-    assert quoted.expires == dt.date(2026, 12, 1) and quoted.ticket is None
+    assert quoted.expires == dt.date(2026, 12, 1)
+    assert quoted.ticket is None
     (test,) = loaded.tests
     assert test.policies == (VALID / "kinds.yaml",)  # relative to the test file
     assert test.inventory == VALID / "tests" / "inventory.ini"

@@ -48,7 +48,8 @@ def test_templated_values_render_against_the_host(path: str, raw: Any, ok: bool)
 
 def test_peer_facts_come_from_extra() -> None:
     res = _check("mlflow.version", {"version": "<={{ peer.mlflow.version }}"}, extra=PEER)
-    assert res.ok and res.expected == "version '<=3.18.0'"
+    assert res.ok
+    assert res.expected == "version '<=3.18.0'"
     res = _check("mlflow.version", {"version": ">{{ peer.mlflow.version }}"}, extra=PEER)
     assert not res.ok
     assert res.message == ("mlflow.version is '3.17.2', expected to be a version satisfying "
@@ -65,7 +66,8 @@ def test_peer_facts_come_from_extra() -> None:
 def test_a_template_reading_an_absent_fact_is_a_violation_naming_it(raw: Any,
                                                                     missing: str) -> None:
     res = _check("server.default_artifact_root", raw)
-    assert res.ok is False and res.skipped is None
+    assert res.ok is False
+    assert res.skipped is None
     if missing != "vars.team":
         assert f"{missing} is absent" in res.message
     assert res.message.startswith("server.default_artifact_root: cannot check")
@@ -89,7 +91,8 @@ def test_absent_subject_still_holds_vacuously_without_rendering() -> None:
 
 def test_a_bad_regex_or_specifier_after_rendering_is_a_violation_not_a_crash() -> None:
     res = _check("env.MLFLOW_TRACKING_URI", {"matches": "{{ vars.bad_re }}"})
-    assert not res.ok and res.skipped is None
+    assert not res.ok
+    assert res.skipped is None
     assert "cannot check 'matches': invalid regular expression '('" in res.message
     res = _check("mlflow.version", {"version": "<={{ vars.team }}"})
     assert "cannot check 'version': invalid PEP 440 version specifier '<=nlp'" in res.message
@@ -97,12 +100,15 @@ def test_a_bad_regex_or_specifier_after_rendering_is_a_violation_not_a_crash() -
 
 def test_template_syntax_error_is_a_violation() -> None:
     res = _check("mlflow.version", {"equals": "{{ vars.team }"})
-    assert not res.ok and "invalid template" in res.message
+    assert not res.ok
+    assert "invalid template" in res.message
 
 
 def test_vaulted_values_are_never_rendered_into_strings() -> None:
     res = _check("env.MLFLOW_TRACKING_URI", {"prefix": "https://{{ vars.key }}"})
-    assert not res.ok and "vaulted" in res.message and "C1PHER" not in res.message
+    assert not res.ok
+    assert "vaulted" in res.message
+    assert "C1PHER" not in res.message
 
 
 def test_the_sandbox_refuses_python_internals() -> None:
