@@ -132,6 +132,13 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
             raise self._error("!vault must tag a scalar holding the ciphertext", node)
         return VaultedValue(str(node.value))
 
+    def construct_timestamp(self, node: yaml.ScalarNode) -> Any:
+        # PyYAML raises a bare ValueError for 2027-13-01; make it a located input error.
+        try:
+            return yaml.constructor.SafeConstructor.construct_yaml_timestamp(self, node)
+        except (ValueError, OverflowError) as exc:
+            raise self._error(f"invalid date {node.value!r}: {exc}", node) from None
+
     def construct_unsafe(self, node: yaml.Node) -> Any:
         if isinstance(node, yaml.ScalarNode):
             return Unsafe(node.value)
@@ -142,6 +149,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_located_map)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_located_seq)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_timestamp)
 _Loader.add_constructor("!vault", _Loader.construct_vault)
 _Loader.add_constructor("!vault-encrypted", _Loader.construct_vault)
 _Loader.add_constructor("!unsafe", _Loader.construct_unsafe)
