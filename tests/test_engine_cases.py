@@ -96,7 +96,7 @@ def test_case(case: Path, capsys: pytest.CaptureFixture[str],
         else:
             remaining.remove(hit)
     shown = [{k: g[k] for k in (*KEYS, "message")} for g in remaining]
-    assert not missing and not remaining, (
+    assert (missing, shown) == ([], []), (
         f"missing: {json.dumps(missing, indent=1)}\nunexpected: {json.dumps(shown, indent=1)}")
 
     for key, value in expected.get("summary", {}).items():

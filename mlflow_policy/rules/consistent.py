@@ -57,6 +57,8 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: Context) -> Outc
             continue
         winner = min(groups, key=lambda k: (-len(groups[k]), k))
         holders = groups[winner]
+        tied = sum(1 for m in groups.values() if len(m) == len(holders)) > 1
+        chosen = "on a tie, the smallest value" if tied else "the most common value"
         _, w_present, w_value = holders[0]
         expected = show(w_value, w_present)
         related = [Related(h.inventory, h.host, w_value) for h, _, _ in holders[:1]]
@@ -71,7 +73,7 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: Context) -> Outc
                 out.findings.append(finding(
                     rule, host, spec.fact, actual=value if present else None,
                     expected=expected, related=related,
-                    message=(f"{spec.fact} is {show(value, present)}, but the most common value"
+                    message=(f"{spec.fact} is {show(value, present)}, but {chosen}"
                              f"{where} is {expected}, held by {names}"),
                 ))
     return out
