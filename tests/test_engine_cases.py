@@ -13,6 +13,7 @@ findings:                           # exactly the findings the run must give
     message_contains: "..."         # optional
     at: "inventory/host_vars/h.yml:2"  # optional: location path:line
 summary: {...}                      # optional: a subset of the JSON summary
+never_printed: [s3cret]             # optional: strings no output may contain
 exit_code: 1
 ```
 Each case runs through ``main(["check", ..., "--format", "json"])`` from the case
@@ -99,6 +100,9 @@ def test_case(case: Path, capsys: pytest.CaptureFixture[str],
     assert (missing, shown) == ([], []), (
         f"missing: {json.dumps(missing, indent=1)}\nunexpected: {json.dumps(shown, indent=1)}")
 
+    for secret in expected.get("never_printed", []):
+        assert secret not in captured.out
+        assert secret not in captured.err
     for key, value in expected.get("summary", {}).items():
         assert report["summary"][key] == value, key
     assert code == expected["exit_code"], captured.err
