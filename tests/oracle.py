@@ -215,12 +215,16 @@ from ansible import context
 from ansible.module_utils.common.collections import ImmutableDict
 
 sources, playbook_dir, hosts, names = json.loads(sys.argv[1])
+import os
+sources = [os.path.abspath(s) for s in sources]  # as the CLI's unfrack_path does
 context.CLIARGS = ImmutableDict({"basedir": playbook_dir})
 loader = DataLoader()
 if playbook_dir:
     loader.set_basedir(playbook_dir)
 inv = InventoryManager(loader=loader, sources=sources)
 vm = VariableManager(loader=loader, inventory=inv)
+from ansible.vars.hostvars import HostVars
+vm._hostvars = HostVars(inventory=inv, variable_manager=vm, loader=loader)  # as a play sets it
 out = {}
 for h in hosts:
     host = inv.get_host(h)

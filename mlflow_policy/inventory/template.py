@@ -10,6 +10,7 @@ jinja2 is imported when the first template is met, never for inventories without
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from itertools import chain, islice
 from typing import Any
@@ -96,7 +97,10 @@ def _compile(source: str) -> Any:
     if tmpl is None:
         if len(_COMPILED) > 4096:
             _COMPILED.clear()
-        tmpl = _COMPILED[source] = _env().from_string(source)
+        with warnings.catch_warnings():
+            # user data such as '\.' in a Jinja string literal; not ours to warn about
+            warnings.simplefilter("ignore", DeprecationWarning)
+            tmpl = _COMPILED[source] = _env().from_string(source)
     return tmpl
 
 
