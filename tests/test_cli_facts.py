@@ -60,9 +60,11 @@ def test_json_document_shape_and_provenance(
 ) -> None:
     assert main(["facts", "-i", "inventories/prod", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["schema_version"] == 1 and doc["mode"] == "static"
+    assert doc["schema_version"] == 1
+    assert doc["mode"] == "static"
     keys = [(h["inventory"], h["host"]) for h in doc["hosts"]]
-    assert keys == sorted(keys) and all(inv == "prod" for inv, _ in keys)
+    assert keys == sorted(keys)
+    assert all(inv == "prod" for inv, _ in keys)
     by_name = {h["host"]: h for h in doc["hosts"]}
     server = by_name["mlflow-tracking-2"]
     assert server["facts"]["role"] == "tracking_server"
@@ -70,12 +72,14 @@ def test_json_document_shape_and_provenance(
     # host_vars beat group_vars, and provenance names the host_vars line.
     loc = server["provenance"]["mlflow.version"]
     assert loc["path"] == "inventories/prod/host_vars/mlflow-tracking-2.yml"
-    assert loc["line"] >= 1 and loc["column"] >= 1
+    assert loc["line"] >= 1
+    assert loc["column"] >= 1
     # nested keys have provenance too, under both their fact and their vars path
     assert "env.MLFLOW_TRACKING_URI" in by_name["trainer-nlp-01"]["provenance"]
     assert "vars.mlflow_env.MLFLOW_TRACKING_URI" in by_name["trainer-nlp-01"]["provenance"]
     # observed-only facts are not invented statically
-    assert "db" not in server["facts"] and "http" not in server["facts"]
+    assert "db" not in server["facts"]
+    assert "http" not in server["facts"]
 
 
 def test_secrets_and_vaulted_values_never_printed(
@@ -108,7 +112,8 @@ def test_text_view_shows_path_and_line(in_repo: Path, capsys: pytest.CaptureFixt
 def test_host_globs_and_unknown_hosts(in_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["facts", "-i", "inventories/prod", "--format", "json", "trainer-nlp-*"]) == 0
     hosts = [h["host"] for h in json.loads(capsys.readouterr().out)["hosts"]]
-    assert hosts and all(h.startswith("trainer-nlp-") for h in hosts)
+    assert hosts
+    assert all(h.startswith("trainer-nlp-") for h in hosts)
     assert main(["facts", "-i", "inventories/prod", "no-such-host"]) == 2
     assert "no host matches no-such-host" in capsys.readouterr().err
 
@@ -144,7 +149,8 @@ def test_internal_error_is_one_line_and_a_traceback_file(
     monkeypatch.setattr(facts_cmd, "render_text", boom)
     assert main(["facts", "-i", "inventories/prod"]) == 3
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "internal error" in err
+    assert len(err.strip().splitlines()) == 1
+    assert "internal error" in err
     written = Path(err.rsplit(" ", 1)[-1].rstrip(")\n"))
     assert "synthetic bug" in written.read_text()
     os.unlink(written)

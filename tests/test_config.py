@@ -41,7 +41,8 @@ def test_pyproject_table(tmp_path: Path) -> None:
     with pytest.raises(InputErrors) as info:
         load_config(root=tmp_path)
     [err] = info.value.errors
-    assert err.path == "pyproject.toml" and err.line == 4
+    assert err.path == "pyproject.toml"
+    assert err.line == 4
     assert "unknown key 'bogus'" in err.message
 
 

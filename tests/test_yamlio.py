@@ -41,7 +41,8 @@ def test_merge_key_override_is_not_a_duplicate() -> None:
 
 
 def test_locations_are_one_based_value_positions() -> None:
-    data = yamlio.loads("mlflow_version: '3.17.2'\nmlflow_env:\n  MLFLOW_X: a\nl: [1, 2]\n", "g.yml")
+    text = "mlflow_version: '3.17.2'\nmlflow_env:\n  MLFLOW_X: a\nl: [1, 2]\n"
+    data = yamlio.loads(text, "g.yml")
     assert data.locs["mlflow_version"] == Location("g.yml", 1, 17)
     assert data["mlflow_env"].locs["MLFLOW_X"] == Location("g.yml", 3, 13)
     assert data["l"].locs[1] == Location("g.yml", 4, 8)
@@ -51,8 +52,10 @@ def test_vault_and_unsafe_tags() -> None:
     data = yamlio.loads(
         "p: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\nu: !unsafe '{{ x }}'\n", "f")
     assert isinstance(data["p"], VaultedValue)
-    assert "6162" not in repr(data["p"]) and str(data["p"]) == "***"
-    assert isinstance(data["u"], Unsafe) and data["u"] == "{{ x }}"
+    assert "6162" not in repr(data["p"])
+    assert str(data["p"]) == "***"
+    assert isinstance(data["u"], Unsafe)
+    assert data["u"] == "{{ x }}"
 
 
 def test_oversized_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
