@@ -17,16 +17,19 @@ from pydantic import BaseModel, ValidationError
 
 from mlflow_policy.errors import InputError, InputErrors
 from mlflow_policy.model import Location
-from mlflow_policy.policy.locate import errors_from, show
+from mlflow_policy.policy.locate import custom_error, errors_from, show
 from mlflow_policy.policy.models import (
     API_VERSION,
     KINDS,
+    RULE_KINDS,
     Policy,
     PolicyTest,
     Rule,
     Selector,
     Severity,
     Waiver,
+    duplicate_id_problems,
+    rule_kind_problem,
 )
 from mlflow_policy.yamlio import LocDict, loads_all, read_text
 
@@ -211,7 +214,10 @@ def _load_file(path: Path, col: _Collector, skip_foreign: bool) -> None:
         try:
             obj = model.model_validate(doc)
         except ValidationError as exc:
-            col.errors.extend(errors_from(exc, doc, model, display))
+            errs = errors_from(exc, doc, model, display)
+            if kind == "Policy":
+                errs += structural_errors(doc, display)
+            col.errors.extend(_unique(errs))
             continue
         name_loc = _located(doc, "metadata", "name") or start
         if not _claim_name(col, kind, obj.metadata.name, name_loc, display):  # type: ignore[attr-defined]
@@ -224,6 +230,34 @@ def _load_file(path: Path, col: _Collector, skip_foreign: bool) -> None:
             test = _test(obj, doc, path, name_loc, col)
             if test is not None:
                 col.tests.append(test)
+
+
+def structural_errors(doc: Any, display: str) -> list[InputError]:
+    """Rule-kind and duplicate-id problems of a policy whose other errors kept pydantic
+    from running the validators that find them (they run only on otherwise valid models)."""
+    spec = doc.get("spec")
+    rules = spec.get("rules") if isinstance(spec, dict) else None
+    if not isinstance(rules, list):
+        return []
+    out = []
+    for i, raw in enumerate(rules):
+        if isinstance(raw, dict):
+            problem = rule_kind_problem(raw.get("id"), [k for k in RULE_KINDS if k in raw])
+            if problem is not None:
+                out.append(custom_error(problem, doc, ("spec", "rules", i), display))
+    ids = [raw.get("id") if isinstance(raw, dict) else None for raw in rules]
+    out += [custom_error(p, doc, ("spec",), display) for p in duplicate_id_problems(ids)]
+    return out
+
+
+def _unique(errors: list[InputError]) -> list[InputError]:
+    seen: set[str] = set()
+    out = []
+    for err in errors:
+        if err.render() not in seen:
+            seen.add(err.render())
+            out.append(err)
+    return out
 
 
 def _claim_name(col: _Collector, kind: str, name: str, where: Location, display: str) -> bool:

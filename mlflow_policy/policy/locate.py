@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticCustomError
 
 from mlflow_policy.errors import InputError
 from mlflow_policy.model import Location, VaultedValue
@@ -184,6 +185,20 @@ def _message(err: Any, root: type[BaseModel], found: list[Any]) -> str:
         if kind not in {"model_type", "dict_type"} and "input" in err:
             msg += f", got {show(value)}"
     return msg[:1].lower() + msg[1:] if msg[:2] != msg[:2].upper() else msg
+
+
+def custom_error(problem: PydanticCustomError, doc: Any, loc: tuple[Any, ...],
+                 display: str) -> InputError:
+    """A validator's error found outside pydantic (see loader.structural_errors), located
+    and worded exactly as :func:`errors_from` would."""
+    at = tuple((problem.context or {}).get("at", ()))
+    where, found, _ = _walk(doc, loc + at)
+    parts = found[: len(loc) + len(at)]
+    text = problem.message()
+    message = f"{human_path(parts)}: {text}" if parts else text
+    if where is None:
+        return InputError(message, display)
+    return InputError(message, display, where.line, where.column)
 
 
 def errors_from(exc: ValidationError, doc: Any, root: type[BaseModel],

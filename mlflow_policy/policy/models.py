@@ -323,6 +323,46 @@ RULE_KINDS: dict[str, str] = {
 }
 
 
+def rule_kind_problem(rule_id: Any, kinds: list[str]) -> PydanticCustomError | None:
+    """Unless a rule has exactly one kind, the error (``at`` names the node to blame).
+
+    Shared with the loader, which also asks this of rules whose other fields are invalid
+    (pydantic skips a model's after-validators then), so one run reports everything.
+    """
+    if not kinds:
+        return PydanticCustomError(
+            "rule_kind_missing",
+            "rule {id} has no kind: give exactly one of assert, consistent, unique, peer, "
+            "promotion",
+            {"id": repr(rule_id), "at": ("id",)},
+        )
+    if len(kinds) > 1:
+        return PydanticCustomError(
+            "rule_kind_several",
+            "rule {id} has several kinds ({kinds}); a rule has exactly one",
+            {"id": repr(rule_id), "kinds": ", ".join(kinds), "at": (kinds[1],)},
+        )
+    return None
+
+
+def duplicate_id_problems(ids: list[Any]) -> list[PydanticCustomError]:
+    """One error per rule whose id an earlier rule of the policy has (``at`` its id)."""
+    seen: dict[Any, int] = {}
+    out = []
+    for i, rule_id in enumerate(ids):
+        if not isinstance(rule_id, str):
+            continue
+        if rule_id in seen:
+            out.append(PydanticCustomError(
+                "duplicate_rule_id",
+                "duplicate rule id {id} (rule {first} of this policy has it already)",
+                {"id": repr(rule_id), "first": seen[rule_id] + 1, "at": ("rules", i, "id")},
+            ))
+        else:
+            seen[rule_id] = i
+    return out
+
+
 class Rule(_Strict):
     model_config = ConfigDict(json_schema_extra={
         "oneOf": [{"required": [kind]} for kind in RULE_KINDS]})
@@ -342,20 +382,10 @@ class Rule(_Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Rule:
-        kinds = [k for k, attr in RULE_KINDS.items() if getattr(self, attr) is not None]
-        if not kinds:
-            raise PydanticCustomError(
-                "rule_kind_missing",
-                "rule {id} has no kind: give exactly one of assert, consistent, unique, "
-                "peer, promotion",
-                {"id": repr(self.id), "at": ("id",)},
-            )
-        if len(kinds) > 1:
-            raise PydanticCustomError(
-                "rule_kind_several",
-                "rule {id} has several kinds ({kinds}); a rule has exactly one",
-                {"id": repr(self.id), "kinds": ", ".join(kinds), "at": (kinds[1],)},
-            )
+        problem = rule_kind_problem(
+            self.id, [k for k, attr in RULE_KINDS.items() if getattr(self, attr) is not None])
+        if problem is not None:
+            raise problem
         return self
 
     @property
@@ -388,15 +418,9 @@ class PolicySpec(_Strict):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> PolicySpec:
-        seen: dict[str, int] = {}
-        for i, rule in enumerate(self.rules):
-            if rule.id in seen:
-                raise PydanticCustomError(
-                    "duplicate_rule_id",
-                    "duplicate rule id {id} (rule {first} of this policy has it already)",
-                    {"id": repr(rule.id), "first": seen[rule.id] + 1, "at": ("rules", i, "id")},
-                )
-            seen[rule.id] = i
+        problems = duplicate_id_problems([rule.id for rule in self.rules])
+        if problems:
+            raise problems[0]
         return self
 
 
