@@ -76,13 +76,18 @@ def apply_waivers(
         for w in ordered if w.expires < today
     ]
     result += applier.apply([f for f in expired if keep(f.rule)])
+    candidates = [w for w in live
+                  if w.name not in applier.used and any(in_scope(g) for g in w.rules)]
     unused = [
         Finding(rule=WAIVER_UNUSED, severity="warning", location=w.location,
                 message=f"waiver '{w.name}' matches no finding; remove it (owner: {w.owner})")
-        for w in live
-        if w.name not in applier.used and any(in_scope(g) for g in w.rules)
+        for w in candidates
     ]
-    result += applier.apply([f for f in unused if keep(f.rule)], not_self=True)
+    waived_unused = applier.apply([f for f in unused if keep(f.rule)], not_self=True)
+    # A waiver whose only job is to silence other waivers' unused warnings is used now.
+    late = {w.name for w in candidates if w.name in applier.used}
+    result += [f for f in waived_unused
+               if not any(f.message.startswith(f"waiver '{n}'") for n in late)]
     return result
 
 

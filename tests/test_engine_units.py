@@ -3,16 +3,25 @@ order and fingerprints, the Result's exit code, the kinds' partitions, masking o
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlflow_policy.findings import INTERNAL_ERROR, Finding, Related, Result
+from mlflow_policy.engine import evaluate
+from mlflow_policy.findings import (
+    INTERNAL_ERROR,
+    WAIVER_EXPIRED,
+    WAIVER_UNUSED,
+    Finding,
+    Related,
+    Result,
+)
 from mlflow_policy.model import HostFacts, Location, VaultedValue
-from mlflow_policy.policy.loader import LoadedRule
-from mlflow_policy.policy.models import Rule
+from mlflow_policy.policy.loader import LoadedPolicy, LoadedRule, LoadedWaiver
+from mlflow_policy.policy.models import Rule, Selector
 from mlflow_policy.report.view import view
 from mlflow_policy.rules import RULE_KINDS, Context
 from mlflow_policy.rules.base import value_key
@@ -202,3 +211,95 @@ def test_view_masks_uri_passwords_and_decrypted_vault_values() -> None:
     assert "pw-123" not in v1.message
     assert v2.actual == "***"
     assert "plain-but-vaulted" not in v2.message
+
+
+# --------------------------------------------------------------------------- engine + waivers
+
+TODAY = date(2026, 11, 26)
+
+
+def policy(*raws: dict[str, Any]) -> LoadedPolicy:
+    rules = tuple(
+        LoadedRule(full_id=f"p/{r['id']}", policy="p", rule=Rule.model_validate(r),
+                   severity="error", policy_match=None, location=LOC)
+        for r in raws)
+    return LoadedPolicy(name="p", path="p.yaml", location=LOC, description=None, labels={},
+                        rules=rules)
+
+
+def waiver(name: str, rules: tuple[str, ...], expires: date,
+           match: dict[str, Any] | None = None) -> LoadedWaiver:
+    return LoadedWaiver(name=name, rules=rules,
+                        match=Selector.model_validate(match) if match else None,
+                        justification="j", owner="o", expires=expires, ticket=None,
+                        location=Location("w.yaml", 1, 1))
+
+
+FAILING = {"id": "r", "assert": {"x": {"required": True}}}
+
+
+@pytest.mark.parametrize(("expires", "waived", "expired"), [
+    (TODAY, True, False),                       # valid through its day (UTC)
+    (TODAY - timedelta(days=1), False, True),   # from the next day on: fails again
+])
+def test_waiver_valid_through_its_expiry_day(expires: date, waived: bool,
+                                             expired: bool) -> None:
+    res = evaluate([policy(FAILING)], [host("h")], waivers=[waiver("w", ("p/*",), expires)],
+                   today=TODAY)
+    rule_finding = next(f for f in res.findings if f.rule == "p/r")
+    assert rule_finding.waived is waived
+    assert any(f.rule == WAIVER_EXPIRED for f in res.findings) is expired
+    assert res.exit_code("error") == (0 if waived else 1)
+
+
+def test_waiver_selector_limits_it_to_matching_hosts() -> None:
+    res = evaluate([policy(FAILING)], [host("a"), host("b")],
+                   waivers=[waiver("w", ("p/r",), TODAY, {"hosts": ["a"]})], today=TODAY)
+    assert [(f.host, f.waived) for f in res.findings] == [("a", True), ("b", False)]
+
+
+def test_unused_waiver_is_reported_unless_its_rules_were_filtered_out() -> None:
+    w = waiver("w", ("p/other",), TODAY)
+    pol = policy(FAILING, {"id": "other", "assert": {"x": {"forbidden": True}}})
+    res = evaluate([pol], [host("h")], waivers=[w], today=TODAY)
+    assert [f.rule for f in res.findings if f.host is None] == [WAIVER_UNUSED]
+    res = evaluate([pol], [host("h")], waivers=[w], today=TODAY, rule_filter=["p/r"])
+    assert [f.rule for f in res.findings if f.host is None] == []
+
+
+def test_waiver_findings_can_themselves_be_waived_or_filtered() -> None:
+    stale = waiver("stale", ("p/nothing",), TODAY)
+    quiet = waiver("quiet", ("mlflow-policy/waiver-unused",), TODAY)
+    pol = policy(FAILING, {"id": "nothing", "assert": {"x": {"forbidden": True}}})
+    res = evaluate([pol], [host("h")], waivers=[stale, quiet], today=TODAY)
+    unused = [f for f in res.findings if f.rule == WAIVER_UNUSED]
+    assert [(f.waived, f.waiver) for f in unused] == [(True, "quiet")]
+    res = evaluate([pol], [host("h")], waivers=[stale], today=TODAY,
+                   skip_filter=["mlflow-policy/*"])
+    assert not [f for f in res.findings if f.rule.startswith("mlflow-policy/")]
+
+
+def test_internal_error_is_never_waived_nor_filtered(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: Any) -> Any:
+        raise KeyError("bug")
+
+    monkeypatch.setitem(RULE_KINDS, "assert", boom)  # type: ignore[arg-type]
+    res = evaluate([policy(FAILING)], [host("h")], waivers=[waiver("all", ("*",), TODAY)],
+                   today=TODAY, skip_filter=["mlflow-policy/*"])
+    errors = [f for f in res.findings if f.rule == INTERNAL_ERROR]
+    assert len(errors) == 1
+    assert not errors[0].waived
+    assert "p/r" in errors[0].message
+    assert res.exit_code("never") == 3
+
+
+def test_skipped_counts_rule_host_pairs_and_unmatched_rules_are_listed() -> None:
+    h = HostFacts(host="h", inventory="inv", facts={"host": "h", "inventory": "inv"},
+                  unavailable={"db": "observed only"})
+    pol = policy({"id": "live", "assert": {"db.revision": {"required": True},
+                                           "db.schema_current": {"equals": True}}},
+                 {"id": "none", "match": {"hosts": ["zzz"]}, "assert": {"x": {"required": True}}})
+    res = evaluate([pol], [h, host("h2")], today=TODAY)
+    assert res.skipped == 1  # h once for p/live (two facts); h2 has no unavailable db
+    assert res.unmatched_rules == ("p/none",)
+    assert [(f.host, f.fact) for f in res.findings] == [("h2", "db.revision")]
