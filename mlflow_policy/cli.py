@@ -30,27 +30,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(
         prog="mlflow-policy",
         description="Check MLflow fleets declared in Ansible inventories against YAML policies.",
     )
     parser.add_argument("--version", action="version", version=f"mlflow-policy {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands: dict[str, argparse.ArgumentParser] = {}
     for name, (module, help_text) in COMMANDS.items():
-        sub.add_parser(name, help=help_text, description=help_text)
-        sub.choices[name].set_defaults(_module=module)
-    return parser
+        commands[name] = sub.add_parser(name, help=help_text, description=help_text)
+        commands[name].set_defaults(_module=module)
+    return parser, commands
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = build_parser()
+    parser, commands = build_parser()
     # Only the chosen command's module is imported to add its arguments.
     args_list = list(sys.argv[1:] if argv is None else argv)
     name = next((a for a in args_list if not a.startswith("-")), None)
-    if name in COMMANDS:
-        sub = parser._subparsers._group_actions[0].choices[name]  # type: ignore[union-attr]
-        importlib.import_module(COMMANDS[name][0]).add_arguments(sub)
+    if name in commands:
+        importlib.import_module(COMMANDS[name][0]).add_arguments(commands[name])
     return parser.parse_args(args_list)
 
 

@@ -84,7 +84,7 @@ def read_text(path: Path, display: str | None = None) -> str:
     return decode_utf8(data, shown)
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _Loader(_BaseLoader):  # type: ignore[misc]
     display_path = "<string>"
 
     def _loc(self, node: yaml.Node) -> Location:
@@ -144,7 +144,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
             return Unsafe(node.value)
         if isinstance(node, yaml.SequenceNode):
             return self.construct_sequence(node, deep=True)
-        return self.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return self.construct_mapping(node, deep=True)
 
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_located_map)
