@@ -12,6 +12,7 @@ from mlflow_policy.model import HostFacts, VaultedValue
 from mlflow_policy.policy.conditions import check
 from mlflow_policy.policy.models import Condition
 from mlflow_policy.policy.templating import TemplateProblem, render
+from mlflow_policy.yamlio import loads
 
 HOST = HostFacts(
     host="client-1", inventory="prod",
@@ -135,3 +136,12 @@ def test_jinja2_is_imported_only_for_templated_values() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+def test_unsafe_strings_in_policies_are_literal_text() -> None:
+    doc = loads('c: {equals: !unsafe "{{ vars.team }}", matches: !unsafe "^{{ v"}\n', "p.yaml")
+    cond = Condition.model_validate(doc["c"])
+    literal = HostFacts(host="h", inventory="i", facts={"v": "{{ vars.team }}"})
+    assert check(cond, literal, "v").ok
+    rendered = HostFacts(host="h", inventory="i", facts={"v": "nlp", "vars": {"team": "nlp"}})
+    assert not check(cond, rendered, "v").ok

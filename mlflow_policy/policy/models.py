@@ -26,13 +26,14 @@ from pydantic import (
     StrictInt,
     StrictStr,
     StringConstraints,
+    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from mlflow_policy.model import VaultedValue
+from mlflow_policy.model import Unsafe, VaultedValue
 
 API_VERSION = "mlflow-policy/v1"
 
@@ -55,8 +56,10 @@ _NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 
 
 def is_template(value: object) -> bool:
-    """Whether a condition value holds Jinja2 (rendered per host at check time)."""
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
+    """Whether a condition value holds Jinja2 (rendered per host at check time); a string
+    tagged ``!unsafe`` is literal text, as in Ansible."""
+    return isinstance(value, str) and not isinstance(value, Unsafe) and (
+        "{{" in value or "{%" in value)
 
 
 def is_numeric_string(value: str) -> bool:
@@ -198,6 +201,13 @@ class Condition(_Strict):
                 {},
             )
         return value
+
+    @field_validator("matches", "not_matches", "prefix", "suffix", "version", mode="wrap")
+    @classmethod
+    def _keep_unsafe(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # StrictStr hands back a plain str; keep the !unsafe mark (never templated).
+        out = handler(value)
+        return value if isinstance(value, Unsafe) else out
 
     @field_validator("matches", "not_matches")
     @classmethod

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mlflow_policy.model import VaultedValue
+from mlflow_policy.model import Unsafe, VaultedValue
 
 if TYPE_CHECKING:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -26,7 +26,9 @@ _SINGLE_EXPR = re.compile(r"^\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%|\{#).)*)\}\}$", re
 
 
 def is_template(value: object) -> bool:
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
+    """A string holding Jinja2; one tagged ``!unsafe`` is literal text, as in Ansible."""
+    return isinstance(value, str) and not isinstance(value, Unsafe) and (
+        "{{" in value or "{%" in value)
 
 
 def has_template(value: Any) -> bool:
