@@ -1,0 +1,155 @@
+"""Every real public inventory of ``shared/reference/real-inventories`` (see its
+SOURCES.md), resolved by us and by ``ansible-inventory --list`` run from the folder with
+the listed ``-i`` argument: hostvars and group membership must be identical."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlflow_policy.inventory import ResolvedInventory, VaultSecrets, resolve_inventory
+from tests import oracle
+
+REAL = Path(__file__).parents[1] / ".." / "shared" / "reference" / "real-inventories"
+
+# (folder, -i argument, extra ansible-inventory args, our playbook_dir)
+CASES = [
+    ("kubernetes-sigs__kubespray__sample", "inventory.ini", [], None),
+    ("roots__trellis__hosts", "hosts", ["--playbook-dir", "."], "."),
+    ("openstack__kolla-ansible__multinode", "multinode", [], None),
+    ("openshift__openshift-ansible__release-3.11-hosts-openstack", "hosts.openstack", [], None),
+    ("ceph__ceph-ansible__all-daemons", "hosts", [], None),
+    ("k3s-io__k3s-ansible__inventory-sample", "inventory-sample.yml", [], None),
+    ("pgsty__pigsty__conf-ha-full", "full.yml", [], None),
+    ("mitogen-hq__mitogen__tests-ansible-hosts", "hosts", [], None),
+    ("AlanCoding__Ansible-inventory-file-examples__vault", "vault/json_file/inventory.ini", [],
+     None),
+    ("lj020326__Ansible-inventory-file-examples__tests",
+     "tests/ansible-group-priority/example3/hosts.ini", [], None),
+    ("lj020326__Ansible-inventory-file-examples__tests",
+     "tests/ansible-group-priority/example3/hosts.yml", [], None),
+    ("lj020326__Ansible-inventory-file-examples__tests",
+     "tests/ansible-groupvars-examples/example4/inventory", [], None),
+    ("rust-lang__simpleinfra__envs-prod", ".", [], None),
+]
+
+pytestmark = pytest.mark.skipif(
+    not REAL.is_dir() and os.environ.get("MLFLOW_POLICY_REQUIRE_ALL") != "1",
+    reason="shared/reference/real-inventories is not next to the repository")
+
+
+@pytest.fixture
+def in_dir() -> Iterator[None]:
+    cwd = Path.cwd()
+    yield
+    os.chdir(cwd)
+
+
+def _resolve(folder: Path, source: str, playbook_dir: str | None,
+             secrets: VaultSecrets | None = None) -> ResolvedInventory:
+    os.chdir(folder)
+    return resolve_inventory(Path(source), playbook_dir=Path(playbook_dir) if playbook_dir
+                             else None, vault_secrets=secrets)
+
+
+def _assert_same(ours: ResolvedInventory, listed: dict[str, object]) -> None:
+    expected = oracle.hostvars_from_list(listed)  # type: ignore[arg-type]
+    got = oracle.normalise_hostvars({h: r.raw_vars for h, r in ours.hosts.items()})
+    assert sorted(got) == sorted(expected)
+    for host in expected:
+        assert got[host] == expected[host], host
+    assert {h: list(r.groups) for h, r in ours.hosts.items()} == (
+        oracle.host_groups_from_list(listed))  # type: ignore[arg-type]
+
+
+@pytest.mark.ansible
+@pytest.mark.parametrize(("folder", "source", "args", "playbook_dir"), CASES,
+                         ids=[f"{c[0].split('__')[1]}:{c[1]}" for c in CASES])
+def test_real_inventory_agrees_with_ansible(
+    in_dir: None, folder: str, source: str, args: list[str], playbook_dir: str | None
+) -> None:
+    base = REAL / folder
+    ours = _resolve(base, source, playbook_dir)
+    listed = oracle.ansible_inventory_list(["-i", source, *args], base)
+    _assert_same(ours, listed)
+    assert not [d for d in ours.diagnostics if d.rule == "mlflow-policy/vaulted-file"]
+
+
+def test_trellis_reads_group_vars_only_through_the_playbook_dir(in_dir: None) -> None:
+    base = REAL / "roots__trellis__hosts"
+    without = _resolve(base, "hosts", None)
+    assert all(h.raw_vars == {} for h in without.hosts.values())
+    with_dir = _resolve(base, "hosts", ".")
+    host = with_dir.hosts["your_server_hostname"]
+    # in both production and staging; staging sorts last and wins
+    assert host.raw_vars["vault_mysql_root_password"] == "stagingpw"
+    assert host.provenance["vault_mysql_root_password"].path == "group_vars/staging/vault.yml"
+
+
+def test_group_priority_loses_to_depth(in_dir: None) -> None:
+    base = REAL / "lj020326__Ansible-inventory-file-examples__tests"
+    ours = _resolve(base, "tests/ansible-group-priority/example3/hosts.ini", None)
+    assert ours.hosts["host1"].raw_vars["test"] == "product1"
+
+
+@pytest.mark.ansible
+def test_arch_linux_vaulted_files_are_skipped_with_a_warning(
+    in_dir: None, tmp_path: Path
+) -> None:
+    """ansible-inventory aborts on the 51 whole-file vaults; we skip each with a warning,
+    and agree with ansible-inventory run on a copy where they are deleted."""
+    base = REAL / "archlinux__infrastructure__hosts"
+    ours = _resolve(base, "hosts", None)
+    vaulted = [d for d in ours.diagnostics if d.rule == "mlflow-policy/vaulted-file"]
+    assert len(vaulted) == 51
+    assert all(d.inventory == "hosts" and d.location is not None for d in vaulted)
+    assert any(d.location and d.location.path ==
+               "host_vars/mail.archlinux.org/wiki-bouncehandler" for d in vaulted)
+
+    copy = tmp_path / "arch"
+    shutil.copytree(base, copy)
+    for d in vaulted:
+        assert d.location is not None
+        (copy / d.location.path).unlink()
+    listed = oracle.ansible_inventory_list(["-i", "hosts"], copy)
+    assert len(oracle.hostvars_from_list(listed)) == 48
+    _assert_same(ours, listed)
+
+
+@pytest.mark.ansible
+def test_alancoding_whole_file_vaults_decrypt_with_the_password(
+    in_dir: None, tmp_path: Path
+) -> None:
+    password = tmp_path / "password"
+    password.write_bytes(b"password")
+    base = REAL / "AlanCoding__Ansible-inventory-file-examples__vault"
+    source = "vault/host_and_group_vars/inventory.ini"
+    ours = _resolve(base, source, None, VaultSecrets.from_cli([password]))
+    listed = oracle.ansible_inventory_list(
+        ["-i", source, "--vault-password-file", str(password)], base)
+    _assert_same(ours, listed)
+    host1 = ours.hosts["host1"]
+    assert host1.raw_vars["host_variable"] == "host1_var"
+    assert {"airport_code", "host_variable"} <= host1.vaulted
+    assert not ours.diagnostics
+
+    skipped = _resolve(base, source, None)
+    assert sorted(d.location.path for d in skipped.diagnostics if d.location) == [
+        "vault/host_and_group_vars/group_vars/raleigh",
+        "vault/host_and_group_vars/host_vars/host1",
+    ]
+    assert skipped.hosts["host1"].raw_vars == {}
+
+
+def test_inline_vault_and_vault_mappings_stay_opaque(in_dir: None) -> None:
+    base = REAL / "AlanCoding__Ansible-inventory-file-examples__vault"
+    ours = _resolve(base, "vault/json_file/inventory.ini", None)
+    for host in ours.hosts.values():
+        assert host.vaulted, host.name
+        for path in host.vaulted:
+            assert "***" in repr(host.raw_vars[path.split(".")[0]]) or "Vaulted" in repr(
+                host.raw_vars[path.split(".")[0]])
