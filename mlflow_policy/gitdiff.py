@@ -1,0 +1,161 @@
+"""Pull-request mode (``--diff-base REF``): the merge base's inputs, new vs fixed findings,
+and the schema migrations a change of ``mlflow.version`` on a tracking server implies.
+
+Git is read through gitpython (imported only here), never by shelling out. The merge
+base's copy of the run's inputs (policies, inventories, waivers, config) is written to a
+private directory and evaluated exactly like the working tree; findings are matched by
+fingerprint, which never hashes line numbers, so moving lines reports nothing new.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from mlflow_policy.errors import InputError
+from mlflow_policy.findings import Finding
+from mlflow_policy.model import HostFacts
+
+SCHEMA_MIGRATION = "mlflow-policy/schema-migration"
+_FETCH_HINT = ("fetch more history (for example `git fetch --unshallow`, or `fetch-depth: 0` "
+               "in actions/checkout)")
+
+
+@dataclass(frozen=True)
+class MergeBase:
+    commit: str  # the merge base's sha
+    root: Path  # where its copy of the inputs was written; the cwd's counterpart
+
+
+def _repo(cwd: Path) -> Any:
+    import git
+
+    try:
+        return git.Repo(cwd, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise InputError(f"--diff-base needs a git repository; {cwd} is not in one") from None
+
+
+def _merge_base_commit(repo: Any, ref: str) -> Any:
+    import git
+
+    shallow = Path(repo.git_dir, "shallow").exists()
+    try:
+        other = repo.commit(ref)
+    except (git.BadName, ValueError, git.GitCommandError):
+        hint = f"; this clone is shallow: {_FETCH_HINT}" if shallow else ""
+        raise InputError(f"--diff-base: unknown revision '{ref}'{hint}") from None
+    bases = repo.merge_base(other, repo.head.commit)
+    if not bases:
+        why = "this clone is shallow" if shallow else "the histories are unrelated"
+        raise InputError(
+            f"--diff-base: no merge base between '{ref}' and HEAD ({why}); {_FETCH_HINT}")
+    return bases[0]
+
+
+def _write_blob(blob: Any, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    mode = blob.mode
+    data = blob.data_stream.read()
+    if stat.S_ISLNK(mode):
+        os.symlink(data.decode("utf-8", "surrogateescape"), target)
+        return
+    target.write_bytes(data)
+    if mode & 0o111:
+        # An executable inventory script must still be refused in the base tree.
+        target.chmod(0o755)
+
+
+def export_merge_base(ref: str, inputs: Iterable[Path], dest: Path, cwd: Path | None = None
+                      ) -> MergeBase:
+    """Write the merge base of ``ref`` and HEAD's version of ``inputs`` (paths relative to
+    ``cwd`` or absolute, inside the repository) under ``dest``; returns where the cwd's
+    counterpart is. Inputs the merge base does not have are simply absent there."""
+    cwd = (cwd or Path.cwd()).resolve()
+    repo = _repo(cwd)
+    commit = _merge_base_commit(repo, ref)
+    top = Path(repo.working_tree_dir).resolve()
+    prefixes: list[str] = []
+    for item in inputs:
+        full = (cwd / item).resolve() if not item.is_absolute() else item.resolve()
+        try:
+            rel = full.relative_to(top)
+        except ValueError:
+            raise InputError(f"--diff-base: {item} is outside the repository {top}") from None
+        prefixes.append("" if str(rel) == "." else PurePosixPath(rel).as_posix())
+    for blob in commit.tree.traverse():
+        if blob.type != "blob":
+            continue
+        path = blob.path
+        if any(p in ("", path) or path.startswith(p + "/") for p in prefixes):
+            _write_blob(blob, dest / path)
+    return MergeBase(commit=commit.hexsha, root=dest / cwd.relative_to(top))
+
+
+@dataclass(frozen=True)
+class Diff:
+    new: tuple[Finding, ...]  # findings of the working tree whose fingerprint the base lacks
+    fixed: int  # fingerprints of the base that the working tree no longer has
+    unchanged: int
+
+
+def compare(base: Sequence[Finding], head: Sequence[Finding]) -> Diff:
+    """Only unwaived findings count as present: a finding waived on one side and not the
+    other is new (or fixed) for the reviewer."""
+    base_prints = {f.fingerprint for f in base if not f.waived}
+    head_prints = {f.fingerprint for f in head if not f.waived}
+    new = tuple(f for f in head if f.waived or f.fingerprint not in base_prints)
+    return Diff(new=new, fixed=len(base_prints - head_prints),
+                unchanged=len(head_prints & base_prints))
+
+
+def _is_server(h: HostFacts) -> bool:
+    facts = h.facts
+    server = facts.get("server")
+    return facts.get("role") == "tracking_server" or (
+        isinstance(server, dict) and "backend_store_uri" in server)
+
+
+def schema_migrations(base_hosts: Sequence[HostFacts], head_hosts: Sequence[HostFacts]
+                      ) -> list[Finding]:
+    """A tracking server whose declared ``mlflow.version`` changes to a release with another
+    alembic head needs a database migration (warning: how many revisions), or cannot serve
+    its database at all when the new head is older (error: MLflow has no downgrades)."""
+    from mlflow_policy import catalogue
+
+    before = {h.key: h for h in base_hosts}
+    findings: list[Finding] = []
+    for host in head_hosts:
+        old_host = before.get(host.key)
+        if old_host is None or not _is_server(host):
+            continue
+        new_v = (host.facts.get("mlflow") or {}).get("version")
+        old_v = (old_host.facts.get("mlflow") or {}).get("version")
+        if not isinstance(new_v, str) or not isinstance(old_v, str) or new_v == old_v:
+            continue
+        new_head, old_head = catalogue.head_for(new_v), catalogue.head_for(old_v)
+        if new_head is None or old_head is None or new_head == old_head:
+            continue
+        steps = catalogue.revisions_between(old_head, new_head)
+        loc = host.provenance.get("mlflow.version")
+        if steps < 0:
+            severity = "error"
+            message = (f"mlflow.version goes from {old_v} to {new_v}, whose database schema "
+                       f"({new_head}) is {-steps} revision(s) older than {old_v}'s ({old_head}):"
+                       " MLflow cannot downgrade a database, so the server will refuse it")
+        else:
+            severity = "warning"
+            message = (f"mlflow.version goes from {old_v} to {new_v}: the backend store needs "
+                       f"{steps} schema migration(s) ({old_head} -> {new_head}); run "
+                       "`mlflow db upgrade` with a backup, before every server sharing it "
+                       "moves")
+        findings.append(Finding(
+            rule=SCHEMA_MIGRATION, severity=severity, message=message, host=host.host,
+            inventory=host.inventory, fact="mlflow.version", actual=new_v,
+            expected=f"schema {old_head}", location=loc,
+        ))
+    return sorted(findings)
