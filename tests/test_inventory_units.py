@@ -1,0 +1,192 @@
+"""The resolver's building blocks against Ansible's own functions (imported in-process
+as the oracle): host patterns, INI value typing, host-line splitting, locations."""
+
+from __future__ import annotations
+
+import ast
+import shlex
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mlflow_policy.inventory import resolve_inventory
+from mlflow_policy.inventory.hostpatterns import PatternError, expand_hostpattern
+from mlflow_policy.inventory.ini import parse_value, split_host_line
+from mlflow_policy.model import Location
+
+
+def _ansible_pattern(pattern: str) -> tuple[list[str], int | None] | str:
+    pytest.importorskip("ansible")
+    from ansible.plugins.inventory import BaseInventoryPlugin
+
+    try:
+        names, port = BaseInventoryPlugin()._expand_hostpattern(pattern)
+    except Exception:
+        return "error"
+    return list(names), port
+
+
+def _ours(pattern: str) -> tuple[list[str], int | None] | str:
+    try:
+        return expand_hostpattern(pattern)
+    except PatternError:
+        return "error"
+
+
+PATTERNS = [
+    "web01", "web[01:03]", "db-[a:c]", "x[A:C]", "n[1:10:3]", "r[1:2]-u[01:02]", "y[:2]",
+    "api.example.com:2222", "10.1.2.3:22", "[fe80::1]:2201", "fe80::2", "::1", "h_:22",
+    "web[1:3].example.com:80", "10.0.[1:2].5", "a[01:3]", "a[3:1]", "a[1:]", "a[z:a]",
+    "a[1:4:x]", "a]b[", "a[1:2", "[x]:1", "ho st", "-bad", "bad-", "ünïcode.example",
+    "x[0:0]", "h:0", "1.2.3.4.5:6",
+]
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_host_patterns_like_ansible(pattern: str) -> None:
+    assert _ours(pattern) == _ansible_pattern(pattern)
+
+
+@given(st.text(alphabet="ab01:[]-._", max_size=12))
+def test_host_patterns_like_ansible_generated(pattern: str) -> None:
+    if pattern.count("[") > 3:  # keep expansions small
+        return
+    assert _ours(pattern) == _ansible_pattern(pattern)
+
+
+def _ansible_value(text: str) -> Any:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+    except Exception:
+        return "error"
+
+    def coerce(v: Any) -> Any:
+        if isinstance(v, (list, tuple, set)):
+            return [coerce(x) for x in v]
+        if isinstance(v, dict):
+            return {k: coerce(x) for k, x in v.items()}
+        if v is ...:
+            return "..."
+        if isinstance(v, complex):
+            return str(v)
+        if isinstance(v, bytes):
+            return v.decode("utf-8", "surrogateescape")
+        return v
+
+    return coerce(value)
+
+
+VALUES = ["0", "00", "007", "42", "-7", "1.5", "1e3", "0x1f", "1_000", "True", "None",
+          "yes", "if", "é", "10.0.0.1", "1.2.3", "/usr/bin/x", "/x[1]", "[1, (2, 3)]",
+          "{'a': {1, 2}}", "...", "1j", "b'x'", "'quoted'", "a=b", "5 # c", "foo # c",
+          "__debug__", "", "  ", "[", "{{ x }}", "{{ x | int }}", "0o17", "1.", ".5"]
+
+
+@pytest.mark.parametrize("text", VALUES)
+def test_ini_values_typed_like_ansible(text: str) -> None:
+    expected = _ansible_value(text)
+    try:
+        got = parse_value(text)
+    except ValueError:
+        got = "error"
+    assert got == expected
+    assert type(got) is type(expected)
+
+
+@given(st.text(alphabet="0123456789.-_/aeTrNn'\"[]{}(),: x#", max_size=10))
+def test_ini_values_typed_like_ansible_generated(text: str) -> None:
+    expected = _ansible_value(text)
+    try:
+        got = parse_value(text)
+    except ValueError:
+        got = "error"
+    assert (got, type(got)) == (expected, type(expected))
+
+
+@given(st.text(alphabet="ab= \t'\"#\\x.", max_size=16))
+def test_host_line_split_is_shlex(line: str) -> None:
+    try:
+        expected: Any = shlex.split(line, comments=True)
+    except ValueError:
+        expected = "error"
+    try:
+        got: Any = split_host_line(line)
+    except ValueError:
+        got = "error"
+    assert got == expected
+
+
+def test_locations_point_at_the_winning_value(tmp_path: Path) -> None:
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "hosts").write_text(
+        "[g]\nh1 mlflow_port=5000   mlflow_host=a.example\n\n[g:vars]\nmlflow_version = 2.9.0\n")
+    (tmp_path / "group_vars" / "all.yml").write_text(
+        "mlflow_env:\n  MLFLOW_TRACKING_URI: http://x\n  nested:\n    deep: 1\n"
+        "mlflow_version: '1.0'\n")
+    host = resolve_inventory(tmp_path / "hosts", root=tmp_path).hosts["h1"]
+    assert host.provenance["mlflow_port"] == Location("hosts", 2, 16)
+    assert host.provenance["mlflow_host"] == Location("hosts", 2, 35)
+    # group inline loses to the all group_vars file (Ansible's order)
+    assert host.raw_vars["mlflow_version"] == "1.0"
+    assert host.provenance["mlflow_version"] == Location("group_vars/all.yml", 5, 17)
+    assert host.provenance["mlflow_env"] == Location("group_vars/all.yml", 2, 3)
+    assert host.provenance["mlflow_env.MLFLOW_TRACKING_URI"] == Location(
+        "group_vars/all.yml", 2, 24)
+    assert host.provenance["mlflow_env.nested.deep"] == Location("group_vars/all.yml", 4, 11)
+
+
+def test_host_override_replaces_nested_provenance(tmp_path: Path) -> None:
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "hosts").write_text("[g]\nh1\nh2\n")
+    (tmp_path / "group_vars" / "g.yml").write_text("env:\n  A: 1\n  B: 2\n")
+    (tmp_path / "host_vars" / "h1.yml").write_text("env:\n  A: 9\n")
+    inv = resolve_inventory(tmp_path / "hosts", root=tmp_path)
+    assert "env.B" not in inv.hosts["h1"].provenance
+    assert inv.hosts["h1"].provenance["env.A"].path == "host_vars/h1.yml"
+    assert inv.hosts["h2"].provenance["env.B"].path == "group_vars/g.yml"
+
+
+def test_name_and_groups(tmp_path: Path) -> None:
+    inv_dir = tmp_path / "prod"
+    inv_dir.mkdir()
+    (inv_dir / "hosts").write_text("lonely\n[a:children]\nb\n[b]\nh\n")
+    inv = resolve_inventory(inv_dir, root=tmp_path)
+    assert inv.name == "prod"
+    assert inv.hosts["h"].groups == ("a", "b")
+    assert inv.hosts["lonely"].groups == ()
+    assert resolve_inventory(inv_dir / "hosts", root=tmp_path).name == "hosts"
+    assert resolve_inventory(inv_dir, name="x", root=tmp_path).name == "x"
+
+
+def test_import_is_light() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, mlflow_policy.inventory as m; "
+            "print(any(k.split('.')[0] in ('ansible', 'jinja2') for k in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"
+
+
+def test_templates_without_jinja_never_import_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "hosts").write_text("[g]\nh1 a=1 b='x'\n")
+    code = ("import sys; from pathlib import Path; "
+            "from mlflow_policy.inventory import resolve_inventory; "
+            f"resolve_inventory(Path({str(tmp_path / 'hosts')!r})); "
+            "print('jinja2' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"
