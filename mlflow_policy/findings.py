@@ -53,6 +53,7 @@ class Related:
     inventory: str
     host: str
     value: Any
+    fact: str | None = None  # its path on that host, when not the finding's own fact
 
 
 @total_ordering

@@ -62,7 +62,10 @@ def view(f: Finding, result: Result) -> FindingView:
     secrets = list(_secret_leaves(f.actual, actual))
     for rel in f.related:
         other = result.facts_for(rel.inventory, rel.host)
-        secrets.extend(_secret_leaves(rel.value, mask(rel.value, path, other)))
+        secrets.extend(_secret_leaves(rel.value, mask(rel.value, rel.fact or path, other)))
+    if isinstance(actual, str) and actual in secrets:
+        # The same value is a secret where another host holds it (a peer's vaulted value).
+        actual = MASK
     return FindingView(
         finding=f,
         actual=actual,

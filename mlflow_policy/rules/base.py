@@ -100,12 +100,14 @@ def name_list(names: Iterable[str], total: int) -> str:
 def finding(
     rule: LoadedRule, host: HostFacts, fact: str, *, actual: Any, expected: str, message: str,
     severity: str | None = None, related: Sequence[Related] = (),
-    located_on: HostFacts | None = None,
+    located_on: tuple[HostFacts, str] | None = None,
 ) -> Finding:
     """A finding about ``fact`` on ``host``, pointing at the inventory line that set it
-    (``located_on`` when the fact read is another host's, as in peer rules)."""
+    (``located_on``: the (host, path) actually read, when it is another host's fact, as
+    for ``peer.<path>`` in peer rules)."""
+    where_host, where_path = located_on or (host, fact)
     return Finding(
         rule=rule.full_id, severity=severity or rule.severity, message=message,
         host=host.host, inventory=host.inventory, fact=fact, actual=actual, expected=expected,
-        location=provenance_for(located_on or host, fact), related=tuple(related),
+        location=provenance_for(where_host, where_path), related=tuple(related),
     )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from mlflow_policy.facts.lookup import lookup
+from mlflow_policy.findings import Related
 from mlflow_policy.model import HostFacts
 from mlflow_policy.rules.base import Context, Outcome, finding, host_name, show
 
@@ -86,9 +87,12 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: Context) -> Outc
             if res.skipped is not None:
                 out.skip(host)
             elif not res.ok:
+                # A value read on the peer is masked by the peer's vaulted paths too.
+                related = [Related(peer.inventory, peer.host, res.actual, fact)] if on_peer \
+                    else []
                 out.findings.append(finding(
                     rule, host, path, actual=res.actual, expected=res.expected,
-                    located_on=subject if on_peer else None,
+                    located_on=(peer, fact) if on_peer else None, related=related,
                     message=f"{res.message} (peer: {host_name(peer, host)})",
                 ))
     return out
