@@ -68,10 +68,13 @@ def _from_diagnostic(d: Diagnostic) -> Finding:
 
 
 def _internal_error(rule: LoadedRule, exc: Exception) -> Finding:
+    import traceback
+
     return Finding(
         rule=INTERNAL_ERROR, severity="error", location=rule.location, fact=None,
         message=(f"rule {rule.full_id} raised {type(exc).__name__}: {exc} (a bug in "
                  "mlflow-policy; the rule was not evaluated)"),
+        detail="".join(traceback.format_exception(exc)),
     )
 
 

@@ -71,6 +71,8 @@ class Finding:
     waived: bool = False
     waiver: str | None = None
     related: tuple[Related, ...] = field(default=(), repr=False)
+    # The traceback of an internal error, for the CLI to write to a file; never reported.
+    detail: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def sort_key(self) -> tuple[str, str, str, str, str]:

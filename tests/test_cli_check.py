@@ -182,8 +182,13 @@ def test_rule_that_raises_is_reported_and_exits_3(capsys: pytest.CaptureFixture[
         raise ZeroDivisionError("injected")
 
     monkeypatch.setitem(rules.RULE_KINDS, "peer", boom)  # type: ignore[arg-type]
-    code, out, _ = run(capsys, "check", "--format", "json")
+    code, out, err = run(capsys, "check", "--format", "json")
     assert code == 3
+    where = re.search(r"internal error: rule starter/client-not-newer-than-server raised "
+                      r"ZeroDivisionError: injected \(a bug; traceback written to (\S+)\)", err)
+    assert where is not None, err
+    assert "ZeroDivisionError" in Path(where.group(1)).read_text()
+    Path(where.group(1)).unlink()
     errors = [f for f in json.loads(out)["findings"] if f["rule"] == "mlflow-policy/internal-error"]
     assert len(errors) == 1
     assert "starter/client-not-newer-than-server" in errors[0]["message"]

@@ -23,6 +23,7 @@ directory, the way a user runs it in a configuration repository.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -76,9 +77,10 @@ def _boom(*args: Any) -> Any:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_case(case: Path, capsys: pytest.CaptureFixture[str],
-              monkeypatch: pytest.MonkeyPatch) -> None:
+              monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     expected = yaml.safe_load((case / "expected.yaml").read_text())
     monkeypatch.chdir(case)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # internal-error tracebacks
     if "break_kind" in expected:
         monkeypatch.setitem(rules_pkg.RULE_KINDS, expected["break_kind"], _boom)  # type: ignore[arg-type]
     code = main(case_argv(case, expected.get("args", [])))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 from mlflow_policy.commands import common
 from mlflow_policy.config import RunConfig
 from mlflow_policy.errors import UsageError
-from mlflow_policy.findings import FAIL_ON_CHOICES
+from mlflow_policy.findings import FAIL_ON_CHOICES, INTERNAL_ERROR, Result
 
 if TYPE_CHECKING:
     from mlflow_policy.policy.loader import LoadedWaiver, PolicySet
@@ -127,4 +127,19 @@ def run(args: argparse.Namespace) -> int:
             quiet=args.quiet, verbose=args.verbose,
         )
         common.write_output(REPORTERS[name](result, options), path)
+    _write_tracebacks(result)
     return result.exit_code(fail_on)
+
+
+def _write_tracebacks(result: Result) -> None:
+    """A rule that raised is a bug: say so on stderr, with the traceback in a file."""
+    import tempfile
+
+    for f in result.findings:
+        if f.rule != INTERNAL_ERROR or f.detail is None:
+            continue
+        fd, tmp = tempfile.mkstemp(prefix="mlflow-policy-traceback-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f.detail)
+        print(f"mlflow-policy: internal error: {f.message.split(' (a bug')[0]} (a bug; "
+              f"traceback written to {tmp})", file=sys.stderr)
