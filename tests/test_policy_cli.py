@@ -190,3 +190,12 @@ def test_schema_and_models_reject_the_same_documents(name: str) -> None:
     assert not VALIDATOR.is_valid(doc)
     with pytest.raises(pydantic.ValidationError):
         models.KINDS[doc["kind"]].model_validate(doc)
+
+
+def test_validate_leaves_template_syntax_to_check(capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """validate must not import jinja2 (pre-commit speed); the loader `check` uses does
+    report the bad template (see fixtures/policy/invalid/bad-template.yaml)."""
+    monkeypatch.chdir(INVALID)
+    assert main(["validate", "bad-template.yaml"]) == 0
+    assert capsys.readouterr().out == "1 file valid\n"

@@ -17,19 +17,19 @@ from pydantic import BaseModel, ValidationError
 
 from mlflow_policy.errors import InputError, InputErrors
 from mlflow_policy.model import Location
-from mlflow_policy.policy.locate import custom_error, errors_from, show
-from mlflow_policy.policy.models import (
+from mlflow_policy.policy.fields import (
     API_VERSION,
+    Severity,
+)
+from mlflow_policy.policy.loadchecks import structural_errors, template_errors
+from mlflow_policy.policy.locate import errors_from, show
+from mlflow_policy.policy.models import (
     KINDS,
-    RULE_KINDS,
     Policy,
     PolicyTest,
     Rule,
     Selector,
-    Severity,
     Waiver,
-    duplicate_id_problems,
-    rule_kind_problem,
 )
 from mlflow_policy.yamlio import LocDict, loads_all, read_text
 
@@ -186,7 +186,7 @@ def _header_errors(doc: Any, display: str, start: Location) -> tuple[str | None,
     return (str(kind) if not errs else None), errs
 
 
-def _load_file(path: Path, col: _Collector, skip_foreign: bool) -> None:
+def _load_file(path: Path, col: _Collector, skip_foreign: bool, templates: bool) -> None:
     display = display_path(path, col.root)
     try:
         docs = loads_all(read_text(path, display), display)
@@ -219,6 +219,11 @@ def _load_file(path: Path, col: _Collector, skip_foreign: bool) -> None:
                 errs += structural_errors(doc, display)
             col.errors.extend(_unique(errs))
             continue
+        if templates:
+            bad = template_errors(doc, display)
+            if bad:
+                col.errors.extend(bad)
+                continue
         name_loc = _located(doc, "metadata", "name") or start
         if not _claim_name(col, kind, obj.metadata.name, name_loc, display):  # type: ignore[attr-defined]
             continue
@@ -230,24 +235,6 @@ def _load_file(path: Path, col: _Collector, skip_foreign: bool) -> None:
             test = _test(obj, doc, path, name_loc, col)
             if test is not None:
                 col.tests.append(test)
-
-
-def structural_errors(doc: Any, display: str) -> list[InputError]:
-    """Rule-kind and duplicate-id problems of a policy whose other errors kept pydantic
-    from running the validators that find them (they run only on otherwise valid models)."""
-    spec = doc.get("spec")
-    rules = spec.get("rules") if isinstance(spec, dict) else None
-    if not isinstance(rules, list):
-        return []
-    out = []
-    for i, raw in enumerate(rules):
-        if isinstance(raw, dict):
-            problem = rule_kind_problem(raw.get("id"), [k for k in RULE_KINDS if k in raw])
-            if problem is not None:
-                out.append(custom_error(problem, doc, ("spec", "rules", i), display))
-    ids = [raw.get("id") if isinstance(raw, dict) else None for raw in rules]
-    out += [custom_error(p, doc, ("spec",), display) for p in duplicate_id_problems(ids)]
-    return out
 
 
 def _unique(errors: list[InputError]) -> list[InputError]:
@@ -329,31 +316,35 @@ def _test(obj: PolicyTest, doc: Any, path: Path, where: Location,
 
 
 def _collect(paths: Sequence[Path], root: Path | None, skip_foreign: bool = False,
-             ) -> _Collector:
+             templates: bool = True) -> _Collector:
     col = _Collector(root=root)
     for path, in_dir in expand(paths, col.errors):
-        _load_file(path, col, skip_foreign and in_dir)
+        _load_file(path, col, skip_foreign and in_dir, templates)
     return col
 
 
 def load_paths(paths: Sequence[Path], root: Path | None = None, *,
-               skip_foreign: bool = False) -> PolicySet:
+               skip_foreign: bool = False, check_templates: bool = True) -> PolicySet:
     """Policies, waivers and policy tests of the given files and directories.
 
     Every YAML document must be one of the three kinds, except with ``skip_foreign``
     (``mlflow-policy test DIR``, where fixture inventories live next to the tests): then a
     mapping with neither ``apiVersion`` nor ``kind`` in a file found by walking a directory
-    is skipped. Raises :class:`InputErrors` with every problem of every file.
+    is skipped. With ``check_templates`` (the default) Jinja2 syntax errors in values are
+    load errors too; that imports jinja2 when a value holds a template, which ``validate``
+    (a pre-commit hook) must not pay for, so it passes False and such errors surface in
+    ``check``. Raises :class:`InputErrors` with every problem of every file.
     """
-    col = _collect(paths, root, skip_foreign)
+    col = _collect(paths, root, skip_foreign, check_templates)
     if col.errors:
         raise InputErrors(col.errors)
     return PolicySet(tuple(col.policies), tuple(col.waivers), tuple(col.tests))
 
 
-def load_waivers(paths: Sequence[Path], root: Path | None = None) -> tuple[LoadedWaiver, ...]:
+def load_waivers(paths: Sequence[Path], root: Path | None = None, *,
+                 check_templates: bool = True) -> tuple[LoadedWaiver, ...]:
     """Waiver files (``--waivers``): any other kind of document in them is an error."""
-    col = _collect(paths, root)
+    col = _collect(paths, root, templates=check_templates)
     others: list[tuple[str, LoadedPolicy | LoadedTest]] = [
         *(("Policy", p) for p in col.policies), *(("PolicyTest", t) for t in col.tests)]
     for kind, item in others:
@@ -365,9 +356,11 @@ def load_waivers(paths: Sequence[Path], root: Path | None = None) -> tuple[Loade
     return tuple(col.waivers)
 
 
-def count_files(paths: Sequence[Path], root: Path | None = None) -> int:
-    """Validate like :func:`load_paths` and return how many files were read."""
-    col = _collect(paths, root)
+def count_files(paths: Sequence[Path], root: Path | None = None, *,
+                check_templates: bool = False) -> int:
+    """Validate like :func:`load_paths` and return how many files were read (by default
+    without the Jinja2 syntax check, see :func:`load_paths`)."""
+    col = _collect(paths, root, templates=check_templates)
     if col.errors:
         raise InputErrors(col.errors)
     return col.files

@@ -18,13 +18,8 @@ from pydantic_core import PydanticCustomError
 
 from mlflow_policy.errors import InputError
 from mlflow_policy.model import Location, VaultedValue
-from mlflow_policy.policy.models import (
-    FACT_PATH_PATTERN,
-    NAME_PATTERN,
-    RULE_GLOB_PATTERN,
-    Condition,
-    Null,
-)
+from mlflow_policy.policy.fields import FACT_PATH_PATTERN, NAME_PATTERN, RULE_GLOB_PATTERN, Null
+from mlflow_policy.policy.models import Condition
 from mlflow_policy.yamlio import LocDict, LocList
 
 _PATTERNS = {

@@ -5,19 +5,15 @@ Every model is frozen and refuses unknown keys. Load-time checks that a JSON Sch
 express (regexes compile, PEP 440 specifiers parse, exactly one rule kind, unique rule ids)
 are validators here, so anything that builds a model gets them, not only the loader.
 
-Errors raised by validators are :class:`PydanticCustomError` whose context may carry
-``at``: a loc suffix (relative to the model that raised) naming the offending node, so that
-the loader can point at the exact line instead of the enclosing mapping.
+Field types and the validator helpers live in :mod:`fields`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import re
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
@@ -25,7 +21,6 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
-    StringConstraints,
     ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
@@ -34,108 +29,31 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from mlflow_policy.model import Unsafe, VaultedValue
+from mlflow_policy.policy.fields import (
+    API_VERSION,
+    FactPath,
+    Name,
+    NonBlank,
+    RuleGlob,
+    Severity,
+    Text,
+    TypeName,
+    _Strict,
+    check_regex,
+    check_specifier,
+    duplicate_id_problems,
+    is_numeric_string,
+    is_template,
+    rule_kind_problem,
+)
 
-API_VERSION = "mlflow-policy/v1"
-
-Severity = Literal["error", "warning", "info"]
-TypeName = Literal["string", "integer", "number", "boolean", "list", "mapping"]
-
-NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
-# A dotted fact path: `env.MLFLOW_TRACKING_URI`, `vars.mlflow_port`, `server.url`.
-FACT_PATH_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$"
-# Full rule ids (`policy/rule`) or fnmatch globs over them.
-RULE_GLOB_PATTERN = r"^[A-Za-z0-9*?\[\]!/_.-]+$"
-
-Name = Annotated[str, StringConstraints(strict=True, pattern=NAME_PATTERN, max_length=100)]
-FactPath = Annotated[str, StringConstraints(strict=True, pattern=FACT_PATH_PATTERN)]
-Text = Annotated[str, StringConstraints(strict=True, min_length=1)]
-NonBlank = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1)]
-RuleGlob = Annotated[str, StringConstraints(strict=True, pattern=RULE_GLOB_PATTERN)]
-
-_NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
-
-
-def is_template(value: object) -> bool:
-    """Whether a condition value holds Jinja2 (rendered per host at check time); a string
-    tagged ``!unsafe`` is literal text, as in Ansible."""
-    return isinstance(value, str) and not isinstance(value, Unsafe) and (
-        "{{" in value or "{%" in value)
-
-
-def is_numeric_string(value: str) -> bool:
-    return bool(_NUMERIC.match(value))
-
-
-def check_regex(pattern: str) -> None:
-    """Compile ``pattern`` or raise a located-friendly error (templated ones compile later)."""
-    if is_template(pattern):
-        return
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise PydanticCustomError(
-            "bad_regex", "invalid regular expression {pattern}: {reason}",
-            {"pattern": repr(pattern), "reason": str(exc)},
-        ) from None
-
-
-def check_specifier(spec: str) -> None:
-    """Parse ``spec`` as a PEP 440 specifier set or raise (templated ones parse later)."""
-    if is_template(spec):
-        return
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    hint = ""
-    try:
-        if not spec.strip():
-            raise InvalidSpecifier(spec)
-        SpecifierSet(spec)
-    except InvalidSpecifier:
-        from packaging.version import InvalidVersion, Version
-
-        try:
-            Version(spec)
-            hint = f" (did you mean '=={spec.strip()}'?)"
-        except InvalidVersion:
-            pass
-        raise PydanticCustomError(
-            "bad_specifier", "invalid PEP 440 version specifier {spec}{hint}",
-            {"spec": repr(spec), "hint": hint},
-        ) from None
-
-
-class Null:
-    """Stands in for an explicit null so that the field's own type check rejects it and
-    reports it together with every other error of the document (a raising validator would
-    hide them)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "null"
-
-
-NULL = Null()
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    # Keys whose null is a value (`equals: null`); any other known key written empty or
-    # null is an error rather than silently "not given".
-    null_ok: ClassVar[frozenset[str]] = frozenset()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nulls(cls, value: Any) -> Any:
-        if isinstance(value, dict) and None in value.values():
-            return {k: (NULL if v is None and k not in cls.null_ok and cls._known(k) else v)
-                    for k, v in value.items()}
-        return value
-
-    @classmethod
-    def _known(cls, key: Any) -> bool:
-        return any(key in (name, f.alias) for name, f in cls.model_fields.items())
-
+__all__ = [
+    "API_VERSION", "KINDS", "OPERATORS", "RULE_KINDS", "Condition", "Conditions",
+    "ConsistentSpec", "Document", "ExpectedFinding", "Metadata", "PeerSpec", "PeerTarget",
+    "Policy", "PolicySpec", "PolicyTest", "PolicyTestSpec", "PromotionSpec", "Remediation",
+    "Rule", "RuleKind", "Selector", "Severity", "UniqueSpec", "Waiver", "WaiverMetadata",
+    "WaiverSpec",
+]
 
 # --------------------------------------------------------------------------- conditions
 
@@ -331,46 +249,6 @@ RULE_KINDS: dict[str, str] = {
     "assert": "assert_", "consistent": "consistent", "unique": "unique", "peer": "peer",
     "promotion": "promotion",
 }
-
-
-def rule_kind_problem(rule_id: Any, kinds: list[str]) -> PydanticCustomError | None:
-    """Unless a rule has exactly one kind, the error (``at`` names the node to blame).
-
-    Shared with the loader, which also asks this of rules whose other fields are invalid
-    (pydantic skips a model's after-validators then), so one run reports everything.
-    """
-    if not kinds:
-        return PydanticCustomError(
-            "rule_kind_missing",
-            "rule {id} has no kind: give exactly one of assert, consistent, unique, peer, "
-            "promotion",
-            {"id": repr(rule_id), "at": ("id",)},
-        )
-    if len(kinds) > 1:
-        return PydanticCustomError(
-            "rule_kind_several",
-            "rule {id} has several kinds ({kinds}); a rule has exactly one",
-            {"id": repr(rule_id), "kinds": ", ".join(kinds), "at": (kinds[1],)},
-        )
-    return None
-
-
-def duplicate_id_problems(ids: list[Any]) -> list[PydanticCustomError]:
-    """One error per rule whose id an earlier rule of the policy has (``at`` its id)."""
-    seen: dict[Any, int] = {}
-    out = []
-    for i, rule_id in enumerate(ids):
-        if not isinstance(rule_id, str):
-            continue
-        if rule_id in seen:
-            out.append(PydanticCustomError(
-                "duplicate_rule_id",
-                "duplicate rule id {id} (rule {first} of this policy has it already)",
-                {"id": repr(rule_id), "first": seen[rule_id] + 1, "at": ("rules", i, "id")},
-            ))
-        else:
-            seen[rule_id] = i
-    return out
 
 
 class Rule(_Strict):

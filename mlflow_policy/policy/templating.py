@@ -104,6 +104,12 @@ def _compiled(source: str) -> Any:
         return ("error", f"invalid template {source!r}: {exc.message}")
 
 
+def syntax_error(source: str) -> str | None:
+    """Why ``source`` is not a valid template, or None (imports jinja2)."""
+    how, compiled = _compiled(source)
+    return str(compiled) if how == "error" else None
+
+
 def _path_of(target: Any, context: Mapping[str, Any]) -> str | None:
     """The dotted path of the mapping ``target`` (by identity) inside ``context``."""
     stack: list[tuple[str, Any]] = [(k, v) for k, v in context.items()]
