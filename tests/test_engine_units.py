@@ -303,3 +303,43 @@ def test_skipped_counts_rule_host_pairs_and_unmatched_rules_are_listed() -> None
     assert res.skipped == 1  # h once for p/live (two facts); h2 has no unavailable db
     assert res.unmatched_rules == ("p/none",)
     assert [(f.host, f.fact) for f in res.findings] == [("h2", "db.revision")]
+
+
+ALL_KINDS = policy(
+    {"id": "a", "assert": {"v": {"required": True, "equals": "1"}}},
+    {"id": "c", "consistent": {"fact": "v", "by": "g"}},
+    {"id": "u", "unique": {"fact": "v"}},
+    {"id": "p", "match": {"roles": ["client"]}, "peer": {
+        "via": "to", "target": {"match": {"roles": ["server"]}, "key": "url"},
+        "assert": {"v": {"equals": "{{ peer.v }}"}}}},
+    {"id": "pr", "match": {"inventories": ["prod"]},
+     "promotion": {"fact": "v", "from": {"inventories": ["staging"]}}},
+)
+
+
+@st.composite
+def fleets(draw: st.DrawFn) -> list[HostFacts]:
+    hosts = []
+    for i in range(draw(st.integers(1, 12))):
+        inv = draw(st.sampled_from(["prod", "staging"]))
+        facts: dict[str, Any] = {"role": draw(st.sampled_from(["client", "server"])),
+                                 "url": f"https://s{i % 3}", "to": f"HTTPS://s{i % 4}/"}
+        if draw(st.booleans()):
+            facts["v"] = draw(st.sampled_from(["1", "2", 1, True]))
+        if draw(st.booleans()):
+            facts["g"] = draw(st.sampled_from(["x", "y"]))
+        hosts.append(HostFacts(host=f"h{i}", inventory=inv,
+                               facts={"host": f"h{i}", "inventory": inv, **facts}))
+    return hosts
+
+
+@given(fleets(), st.randoms(use_true_random=False))
+def test_findings_do_not_depend_on_host_order(hosts: list[HostFacts], rnd: Any) -> None:
+    first = evaluate([ALL_KINDS], hosts, today=TODAY)
+    shuffled = list(hosts)
+    rnd.shuffle(shuffled)
+    second = evaluate([ALL_KINDS], shuffled, today=TODAY)
+    assert [(f.sort_key, f.expected, f.severity) for f in first.findings] == \
+        [(f.sort_key, f.expected, f.severity) for f in second.findings]
+    assert first.skipped == second.skipped
+    assert first.internal_errors == 0
