@@ -48,6 +48,7 @@ def _one(path: Path, root: Path) -> InputError:
                      "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
                      "f: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n", None, "alias"),
         ("list.yml", "- a\n- b\n", 1, "invalid structure"),
+        ("dup.json", '{\n "g": {},\n "g": {}\n}\n', 3, "duplicate key"),
     ],
 )
 def test_bad_inventory_file_names_file_and_line(

@@ -40,16 +40,19 @@ def devault(value: Any) -> Any:
     return value
 
 
-def _json_pairs(display: str) -> Any:
-    def hook(pairs: list[tuple[str, Any]]) -> Any:
-        out = yamlio.LocDict()
-        for key, value in pairs:
-            if key in out:
-                raise InputError(f"duplicate key {key!r}", display)
-            out[key] = value
-        return out
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
-    return hook
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> Any:
+    out = yamlio.LocDict()
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
 
 
 def _comparable(value: Any) -> Any:
@@ -65,9 +68,12 @@ def loads_data(text: str, display: str) -> Any:
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         try:
-            as_json = json.loads(text, object_pairs_hook=_json_pairs(display))
+            as_json = json.loads(text, object_pairs_hook=_json_pairs)
         except ValueError:
             as_json = None
+        except _DuplicateKey as dup:
+            yamlio.loads(text, display)  # names the line, when YAML can read the text
+            raise InputError(f"duplicate key {dup.key!r}", display) from None
         else:
             try:
                 as_yaml = yamlio.loads(text, display)

@@ -227,14 +227,18 @@ class HostScope(Mapping[str, Any]):
 
 
 def _reason(exc: Exception) -> str:
+    """Why a template failed, without echoing data: only messages known to name the
+    template's own words (undefined names, unknown filters, syntax) are kept; any other
+    error may quote a value (``int('s3cret')``), so only its type is shown."""
+    from jinja2 import TemplateSyntaxError, UndefinedError
+
     text = str(exc).strip().splitlines()
-    msg = text[0] if text else ""
-    name = type(exc).__name__
-    if name == "TemplateAssertionError" and "filter" in msg:
-        return msg
-    if "lookup" in msg or "query" in msg:
+    msg = text[0][:200] if text else ""
+    if isinstance(exc, UndefinedError) and ("lookup" in msg or "query" in msg):
         return f"{msg} (lookups are not run in static mode)"
-    return f"{name}: {msg}" if msg else name
+    if isinstance(exc, (UndefinedError, TemplateSyntaxError, RenderFailure)):
+        return msg or type(exc).__name__
+    return type(exc).__name__
 
 
 LazyScopes = Callable[[str], HostScope]
