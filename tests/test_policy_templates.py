@@ -145,3 +145,19 @@ def test_unsafe_strings_in_policies_are_literal_text() -> None:
     assert check(cond, literal, "v").ok
     rendered = HostFacts(host="h", inventory="i", facts={"v": "nlp", "vars": {"team": "nlp"}})
     assert not check(cond, rendered, "v").ok
+
+
+def test_a_template_reading_a_secret_never_prints_what_it_rendered() -> None:
+    host = HostFacts(host="h", inventory="i", facts={
+        "env": {"MLFLOW_TRACKING_URI": "https://u:pw@mlflow"},
+        "vars": {"db_password": "s3cr3t", "api_token": "(tok"}})
+    res = check(Condition.model_validate({"suffix": "{{ vars.db_password }}"}), host,
+                "env.MLFLOW_TRACKING_URI")
+    assert not res.ok
+    assert res.expected == "suffix ***"
+    assert res.message == ("env.MLFLOW_TRACKING_URI is 'https://u:***@mlflow', expected to end "
+                           "with ***")
+    res = check(Condition.model_validate({"matches": "{{ vars.api_token }}"}), host,
+                "env.MLFLOW_TRACKING_URI")
+    assert "(tok" not in res.message
+    assert "cannot check 'matches'" in res.message

@@ -147,12 +147,16 @@ def _operator(cond: Condition, op: str, subject: _Subject) -> _Verdict:
     if not subject.present:
         return _Verdict("pass", expected, "")  # absence: holds vacuously
     raw = cond.arg(op)
+    shown = raw  # the argument as messages may show it
     if has_template(raw):
         try:
-            raw = render(raw, subject.context())
+            rendered = render(raw, subject.context())
         except TemplateProblem as problem:
             return _template_problem(problem, subject, op, expected)
-        expected = ops.short(op, raw)
+        # A template that reads a secret-named fact must not print what it rendered.
+        shown = ops.MASKED if ops.mentions_secret(raw) else rendered
+        raw = rendered
+        expected = ops.short(op, shown)
     value = subject.value
     secret = isinstance(value, VaultedValue)
     if secret and op not in ("type", "vaulted"):
@@ -164,14 +168,15 @@ def _operator(cond: Condition, op: str, subject: _Subject) -> _Verdict:
             _fail(subject, expected, ops.phrase(op, raw))
     outcome = ops.evaluate(op, raw, value)
     if outcome.problem is not None:
-        return _Verdict("fail", expected,
-                        f"{subject.path}: cannot check '{op}': {outcome.problem}")
+        why = outcome.problem if shown is not ops.MASKED else \
+            "the rendered value does not fit the operator"
+        return _Verdict("fail", expected, f"{subject.path}: cannot check '{op}': {why}")
     if outcome.holds:
         return _Verdict("pass", expected, "")
     what = None
     if outcome.mismatch is not None:
         what = f"{subject.shown} ({outcome.mismatch})"
-    return _fail(subject, expected, ops.phrase(op, raw), what)
+    return _fail(subject, expected, ops.phrase(op, shown), what)
 
 
 def _combinator(cond: Condition, op: str, subject: _Subject, expected: str) -> _Verdict:

@@ -29,6 +29,21 @@ _BARE_SCHEMES = frozenset({"databricks", "databricks-uc", "uc"})
 _MAX_SHOWN = 120
 
 
+# Shown as *** wherever an argument is printed (fmt prints every VaultedValue so).
+MASKED = VaultedValue("")
+
+
+def mentions_secret(value: Any) -> bool:
+    """Whether a (template) argument names a secret-looking variable anywhere in it."""
+    if isinstance(value, str):
+        return bool(_SECRET_NAME.search(value))
+    if isinstance(value, list | tuple):
+        return any(mentions_secret(v) for v in value)
+    if isinstance(value, Mapping):
+        return any(mentions_secret(v) for v in value.values())
+    return False
+
+
 class Outcome(NamedTuple):
     holds: bool
     mismatch: str | None = None  # what the value was, when its type does not fit the operator
