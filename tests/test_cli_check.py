@@ -221,3 +221,21 @@ def test_explain_and_rules(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert lines[-1] == f"{len(lines) - 1} rules"
     assert any(line.startswith("starter/unique-address ") and "unique" in line for line in lines)
+
+
+def test_quiet_hides_waived_and_verbose_lists_unmatched(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(Path(__file__).parent / "cases" / "waivers")
+    base = ["check", "-p", "policies", "-i", "inventory", "--waivers", "waivers"]
+    code, out, _ = run(capsys, *base)
+    assert code == 1
+    assert "waived (legacy-gpu)" in out
+    code, out, _ = run(capsys, *base, "-q")
+    assert code == 1
+    assert "waived (" not in out
+    assert "base/https" in out  # the unwaived finding stays
+    monkeypatch.chdir(Path(__file__).parent / "cases" / "selectors")
+    code, out, _ = run(capsys, "check", "-p", "policies", "-i", "inventory", "-v")
+    assert code == 1
+    assert "unmatched: sel/nobody selects no host" in out
+    assert out.splitlines()[-1].startswith("mlflow-policy: ")
