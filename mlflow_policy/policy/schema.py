@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-SCHEMA_ID = "https://mlflow-policy.dev/schema/v1/policy.json"
+SCHEMA_ID = "urn:mlflow-policy:schema:v1"  # not hosted anywhere: a URN, not a made-up URL
 SCHEMA_FILE = Path(__file__).with_name("schema.json")
 
 
