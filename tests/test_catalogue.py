@@ -80,12 +80,12 @@ def test_every_reference_release_has_its_head(ref: Path) -> None:
 
 def test_chain_positions_and_table_counts_match(ref: Path) -> None:
     chain = catalogue.migration_chain()
+    migrations = json.loads((CATALOGUE_DIR / "migrations.json").read_text())["migrations"]
     for version, _date, head, position, n_files, head_file, n_tables, *_ in read_tsv(
         ref / "alembic_heads.tsv"
     ):
         assert chain.index(head) + 1 == int(position), version
         assert len(catalogue.tables_for(head)) == int(n_tables), version
-        migrations = json.loads((CATALOGUE_DIR / "migrations.json").read_text())["migrations"]
         assert migrations[head]["file"] == head_file
         assert int(n_files) == int(position)  # a linear history: one file per revision
 
@@ -206,6 +206,20 @@ def test_closest_env_suggests_the_known_name() -> None:
     assert catalogue.closest_env("COMPLETELY_UNRELATED_THING") is None
 
 
+def test_env_var_read_by_version() -> None:
+    removed = catalogue.env_vars()["MLFLOW_GCS_DEFAULT_TIMEOUT"]
+    assert removed.last is not None
+    assert removed.read_by("2.10.0")
+    assert removed.read_by(removed.last)
+    assert not removed.read_by("3.0.0")
+    added = catalogue.env_vars()["MLFLOW_ENABLE_WORKSPACES"]
+    assert added.first == "3.10.0"
+    assert not added.read_by("3.9.0")
+    assert added.read_by("3.10.0")
+    assert added.read_by("99.0")  # still read by the newest release: assume later ones too
+    assert not added.read_by("garbage")
+
+
 def test_revisions_between_counts_and_signs() -> None:
     h2, h301, h310 = (catalogue.head_for(v) for v in ("2.0.0", "3.0.1", "3.1.0"))
     assert h2
@@ -226,6 +240,8 @@ def test_unknown_versions_and_revisions() -> None:
     assert catalogue.head_for("9.9.9") is None
     assert catalogue.head_for("not a version") is None
     assert catalogue.head_for("2.3") == catalogue.head_for("2.3.0") == "3500859a5d39"
+    assert catalogue.head_for("2.3.0+local") == "3500859a5d39"
+    assert catalogue.head_for("2.3.0rc1") is None  # a pre-release's schema is not catalogued
     assert catalogue.tables_for("nope") == frozenset()
     assert "alembic_version" in catalogue.tables_for("3500859a5d39")
 

@@ -52,6 +52,18 @@ class EnvVar:
     secret: bool
     may_embed_credentials: bool
 
+    def read_by(self, version: str) -> bool:
+        """Whether MLflow ``version`` reads this variable (False for an unparsable version)."""
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            v = Version(version)
+        except InvalidVersion:
+            return False
+        if v < Version(self.first):
+            return False
+        return self.last is None or v.release <= Version(self.last).release
+
 
 def _load(name: str) -> dict[str, Any]:
     text = resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
@@ -121,21 +133,26 @@ def _releases() -> Mapping[str, str]:
     return MappingProxyType({v: r["head"] for v, r in raw.items()})
 
 
-def _normalise(version: str) -> str:
-    # "3.1" and "v3.1.0" mean 3.1.0; local/dev suffixes don't change the schema.
+def _normalise(version: str) -> str | None:
+    """ "3.1" and "v3.1.0+local" mean 3.1.0; a pre-release's schema is unknown (None)."""
     from packaging.version import InvalidVersion, Version
 
     try:
         v = Version(version)
     except InvalidVersion:
-        return version
+        return None
+    if v.is_prerelease or v.is_devrelease:
+        return None
     return ".".join(str(p) for p in (*v.release, 0, 0)[:3])
 
 
 def head_for(version: str) -> str | None:
     """The alembic head revision MLflow ``version`` expects, or None for an unknown release."""
     releases = _releases()
-    return releases.get(version) or releases.get(_normalise(version))
+    if version in releases:
+        return releases[version]
+    normal = _normalise(version)
+    return releases.get(normal) if normal is not None else None
 
 
 def known_versions() -> tuple[str, ...]:
