@@ -48,6 +48,8 @@ def _one(path: Path, root: Path) -> InputError:
                      "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
                      "f: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n", None, "alias"),
         ("list.yml", "- a\n- b\n", 1, "invalid structure"),
+        ("huge_range", "[g]\nweb[1:999999999]\n", 2, "more than"),
+        ("deep.yml", "g:\n  vars:\n    x: " + "[" * 3000 + "]" * 3000 + "\n", None, "nesting"),
         ("dup.json", '{\n "g": {},\n "g": {}\n}\n', 3, "duplicate key"),
     ],
 )

@@ -37,7 +37,12 @@ def resolve_inventory(
     to ``root`` (default: the current directory). Raises ``InputErrors`` with every
     problem found (file:line each).
     """
+    from mlflow_policy.errors import InputError
     from mlflow_policy.inventory.build import resolve
 
-    return resolve(Path(path), name=name, playbook_dir=playbook_dir,
-                   vault_secrets=vault_secrets, root=root)
+    try:
+        return resolve(Path(path), name=name, playbook_dir=playbook_dir,
+                       vault_secrets=vault_secrets, root=root)
+    except RecursionError:
+        # values or group chains nested deeper than Python's stack: bad input, not a crash
+        raise InputError("inventory data is nested too deeply to resolve", str(path)) from None

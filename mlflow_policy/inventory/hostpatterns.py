@@ -46,6 +46,11 @@ _BRACKETED_HOSTPORT = re.compile(r"^\[(.+)\]:([0-9]+)$")
 _HOSTPORT = re.compile(r"^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$")
 
 
+# A range that expands past this is a typo (web[1:10000000]), not a fleet; refuse it
+# rather than exhaust memory.
+MAX_EXPANSION = 1_000_000
+
+
 class PatternError(ValueError):
     """A host pattern Ansible refuses; the message is Ansible's."""
 
@@ -95,9 +100,16 @@ def expand_range(line: str) -> list[str]:
         raise
     except ValueError:  # not an alphabetic range (or a bad step): numeric, as Ansible does
         try:
-            seq = [str(i) for i in range(int(beg), int(end) + 1, int(step))]
+            numbers = range(int(beg), int(end) + 1, int(step))
         except ValueError as exc:
             raise PatternError(f"invalid host range '[{nrange}]': {exc}") from None
+        if len(numbers) > MAX_EXPANSION:
+            raise PatternError(f"host range '[{nrange}]' expands to {len(numbers)} hosts, "
+                               f"more than the {MAX_EXPANSION} mlflow-policy accepts")
+        seq = [str(i) for i in numbers]
+    if len(seq) > MAX_EXPANSION:
+        raise PatternError(f"host range '[{nrange}]' expands to {len(seq)} hosts, "
+                           f"more than the {MAX_EXPANSION} mlflow-policy accepts")
     hosts: list[str] = []
     for item in seq:
         name = f"{head}{item.zfill(width) if width else item}{tail}"
@@ -105,6 +117,9 @@ def expand_range(line: str) -> list[str]:
             hosts.extend(expand_range(name))
         else:
             hosts.append(name)
+        if len(hosts) > MAX_EXPANSION:
+            raise PatternError(f"host pattern '{line}' expands to more than {MAX_EXPANSION} "
+                               "hosts")
     return hosts
 
 

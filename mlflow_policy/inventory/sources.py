@@ -60,7 +60,7 @@ def read_source(path: Path, inv: InventoryData, ctx: Context) -> None:
     if raw is None:
         return
     text = decode_utf8(raw[0], display)
-    inv.current_source = str(path)
+    inv.current_source = os.path.abspath(path)  # inventory_file, as Ansible unfracks it
     ext = os.path.splitext(path.name)[1]
     if ext == ".toml":
         import tomllib
