@@ -17,8 +17,10 @@ import pydantic
 import pytest
 
 from mlflow_policy.cli import main
+from mlflow_policy.errors import InputErrors
 from mlflow_policy.policy import models
 from mlflow_policy.policy import schema as schema_mod
+from mlflow_policy.policy.loader import load_paths
 from mlflow_policy.yamlio import load_all_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "policy"
@@ -193,9 +195,18 @@ def test_schema_and_models_reject_the_same_documents(name: str) -> None:
 
 
 def test_validate_leaves_template_syntax_to_check(capsys: pytest.CaptureFixture[str],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
     """validate must not import jinja2 (pre-commit speed); the loader `check` uses does
     report the bad template (see fixtures/policy/invalid/bad-template.yaml)."""
-    monkeypatch.chdir(INVALID)
-    assert main(["validate", "bad-template.yaml"]) == 0
+    (tmp_path / "p.yaml").write_text(
+        "apiVersion: mlflow-policy/v1\nkind: Policy\nmetadata: {name: p}\n"
+        "spec: {rules: [{id: r, assert: {env.X: {prefix: '{{ vars.team }'}}}]}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "p.yaml"]) == 0
     assert capsys.readouterr().out == "1 file valid\n"
+    with pytest.raises(InputErrors) as info:
+        load_paths([Path("p.yaml")], tmp_path)
+    assert [e.render() for e in info.value.errors] == [
+        "p.yaml:4:49: spec.rules[0].assert[\"env.X\"].prefix: invalid template "
+        "'{{ vars.team }': unexpected '}'"]

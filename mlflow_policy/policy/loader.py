@@ -211,19 +211,16 @@ def _load_file(path: Path, col: _Collector, skip_foreign: bool, templates: bool)
             col.errors.extend(errs)
             continue
         model: type[BaseModel] = KINDS[kind]
+        errs = template_errors(doc, display) if templates else []
         try:
             obj = model.model_validate(doc)
         except ValidationError as exc:
-            errs = errors_from(exc, doc, model, display)
+            errs += errors_from(exc, doc, model, display)
             if kind == "Policy":
                 errs += structural_errors(doc, display)
+        if errs:
             col.errors.extend(_unique(errs))
             continue
-        if templates:
-            bad = template_errors(doc, display)
-            if bad:
-                col.errors.extend(bad)
-                continue
         name_loc = _located(doc, "metadata", "name") or start
         if not _claim_name(col, kind, obj.metadata.name, name_loc, display):  # type: ignore[attr-defined]
             continue
