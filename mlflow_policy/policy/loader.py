@@ -177,7 +177,7 @@ def _header_errors(doc: Any, display: str, start: Location) -> tuple[str | None,
         got = "it is missing" if "apiVersion" not in doc else f"got {show(api)}"
         errs.append(InputError(f"apiVersion: expected {API_VERSION!r} ({got})",
                                display, where.line, where.column))
-    if kind not in KINDS:
+    if not (isinstance(kind, str) and kind in KINDS):
         where = _doc_location(doc, "kind", start)
         got = "it is missing" if "kind" not in doc else f"got {show(kind)}"
         errs.append(InputError(
