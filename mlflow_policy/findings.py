@@ -116,6 +116,16 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class DiffSummary:
+    """Pull-request mode: the findings of a Result are only those new since ``merge_base``."""
+
+    base: str  # the ref the user gave to --diff-base
+    merge_base: str  # its merge base with HEAD (sha)
+    new: int
+    fixed: int
+
+
+@dataclass(frozen=True)
 class Result:
     """Everything a reporter needs and nothing it must compute: reporters never evaluate."""
 
@@ -128,6 +138,7 @@ class Result:
     mode: str = "static"
     # (rule full id, inventory, host) for every host a rule evaluated: junit's test cases.
     evaluated: tuple[tuple[str, str, str], ...] = ()
+    diff: DiffSummary | None = None
 
     @cached_property
     def host_index(self) -> Mapping[tuple[str, str], HostFacts]:

@@ -19,6 +19,7 @@ from mlflow_policy.errors import UsageError
 from mlflow_policy.findings import FAIL_ON_CHOICES, INTERNAL_ERROR, Result
 
 if TYPE_CHECKING:
+    from mlflow_policy.facts.declared import Fleet
     from mlflow_policy.policy.loader import LoadedWaiver, PolicySet
 
 
@@ -47,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--waivers", action="append", type=Path, default=[], metavar="PATH",
                         help="waiver file or directory, repeatable")
     parser.add_argument("--no-color", action="store_true", help="never colour the text report")
+    parser.add_argument("--diff-base", metavar="REF",
+                        help="pull-request mode: report only findings new since the merge base "
+                             "of REF and HEAD (and count the fixed ones)")
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-q", "--quiet", action="store_true",
                            help="text report: hide waived findings")
@@ -106,20 +110,113 @@ def use_color(args: argparse.Namespace, stream: TextIO, to_file: bool) -> bool:
     return bool(isatty and isatty())
 
 
-def run(args: argparse.Namespace) -> int:
+def evaluate_tree(args: argparse.Namespace, *, tolerant: bool = False) -> tuple[Result, Fleet]:
+    """Load and evaluate the inputs as seen from the current directory. ``tolerant`` (the
+    merge base) drops input paths that did not exist yet instead of failing."""
     from mlflow_policy.engine import evaluate
-    from mlflow_policy.report import REPORTERS, ReportOptions
 
-    targets = outputs(args)  # usage errors before any slow loading
     config, root = common.run_config(args)
+    if tolerant:
+        args = _existing_only(args, config, root)
+        config, root = common.run_config(args)
     loaded = policy_set(args, config, root)
     active_waivers = waivers(args, config, root, loaded)
-    fleet = common.fleet(args, config, root)
+    if tolerant and not common.inventory_paths_or_none(args, config, root):
+        from mlflow_policy.facts.declared import Fleet as _Fleet
+
+        fleet: Fleet = _Fleet(inventories=(), hosts=(), diagnostics=())
+    else:
+        fleet = common.fleet(args, config, root)
     result = evaluate(
         loaded.policies, fleet.hosts, fleet.diagnostics, active_waivers,
         today=datetime.now(UTC).date(), rule_filter=args.rule, skip_filter=args.skip_rule,
         inventories=fleet.inventories,
     )
+    return result, fleet
+
+
+def _existing_only(args: argparse.Namespace, config: RunConfig, root: Path) -> argparse.Namespace:
+    ns = argparse.Namespace(**vars(args))
+    ns.policy = [p for p in (args.policy or config.policies) if p.exists()] or [root / ".none"]
+    ns.inventory = [p for p in common.inventory_paths_or_none(args, config, root) if p.exists()]
+    ns.waivers = [p for p in (args.waivers or config.waivers) if p.exists()]
+    if args.config is not None and not args.config.exists():
+        ns.config = None
+    return ns
+
+
+def _inputs(args: argparse.Namespace, config: RunConfig, root: Path) -> list[Path]:
+    paths: list[Path] = [*(args.policy or config.policies),
+                         *common.inventory_paths_or_none(args, config, root),
+                         *(args.waivers or config.waivers)]
+    if config.source is not None:
+        paths.append(root / config.source)
+    if config.playbook_dir is not None:
+        paths.append(config.playbook_dir)
+    return paths
+
+
+def _rebase_args(args: argparse.Namespace, head: Path, base: Path) -> argparse.Namespace:
+    """Absolute paths into the working tree point into the merge base's copy instead."""
+    def move(p: Path) -> Path:
+        if p.is_absolute():
+            try:
+                return base / p.resolve().relative_to(head.resolve())
+            except ValueError:
+                return p
+        return p
+
+    ns = argparse.Namespace(**vars(args))
+    for key in ("policy", "inventory", "waivers"):
+        value = getattr(args, key, None)
+        if value:
+            setattr(ns, key, [move(p) for p in value])
+    for key in ("config", "playbook_dir"):
+        value = getattr(args, key, None)
+        if value is not None:
+            setattr(ns, key, move(value))
+    return ns
+
+
+def diff_against_base(args: argparse.Namespace, head: Result, head_fleet: Fleet) -> Result:
+    """Evaluate the merge base's inputs the same way; keep only what is new."""
+    import tempfile
+    from dataclasses import replace
+
+    from mlflow_policy.errors import InputErrors
+    from mlflow_policy.findings import DiffSummary
+    from mlflow_policy.gitdiff import compare, export_merge_base, schema_migrations
+
+    config, root = common.run_config(args)
+    with tempfile.TemporaryDirectory(prefix="mlflow-policy-base-") as tmp:
+        base = export_merge_base(args.diff_base, _inputs(args, config, root), Path(tmp), root)
+        base.root.mkdir(parents=True, exist_ok=True)
+        here = Path.cwd()
+        os.chdir(base.root)
+        try:
+            base_result, base_fleet = evaluate_tree(
+                _rebase_args(args, root, base.root), tolerant=True)
+        except InputErrors as exc:
+            for err in exc.errors:
+                err.message = f"at the merge base {base.commit[:12]}: {err.message}"
+            raise InputErrors(exc.errors) from None
+        finally:
+            os.chdir(here)
+    diff = compare(base_result.findings, head.findings)
+    migrations = schema_migrations(base_fleet.hosts, head_fleet.hosts)
+    findings = tuple(sorted((*diff.new, *migrations)))
+    return replace(head, findings=findings, diff=DiffSummary(
+        base=args.diff_base, merge_base=base.commit, new=len(findings), fixed=diff.fixed))
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlflow_policy.report import REPORTERS, ReportOptions
+
+    targets = outputs(args)  # usage errors before any slow loading
+    config, _ = common.run_config(args)
+    result, fleet = evaluate_tree(args)
+    if args.diff_base:
+        result = diff_against_base(args, result, fleet)
     fail_on = args.fail_on or config.fail_on
     for name, path in targets:
         options = ReportOptions(

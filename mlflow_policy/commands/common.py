@@ -57,9 +57,14 @@ def _replace(config: RunConfig, **changes: object) -> RunConfig:
     return replace(config, **changes)  # type: ignore[arg-type]
 
 
+def inventory_paths_or_none(args: argparse.Namespace, config: RunConfig, root: Path
+                            ) -> tuple[Path, ...]:
+    given = getattr(args, "inventory", None)
+    return tuple(given) if given else config.default_inventories(root)
+
+
 def inventory_paths(args: argparse.Namespace, config: RunConfig, root: Path) -> tuple[Path, ...]:
-    paths = tuple(args.inventory) if getattr(args, "inventory", None) else (
-        config.default_inventories(root))
+    paths = inventory_paths_or_none(args, config, root)
     if not paths:
         raise UsageError("no inventory: pass -i PATH, or create inventories/<name>/")
     return paths

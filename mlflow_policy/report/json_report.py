@@ -29,6 +29,7 @@ def document(result: Result, options: ReportOptions) -> dict[str, Any]:
             "skipped": s.skipped,
             "unmatched_rules": list(s.unmatched_rules),
             "failed": result.exit_code(options.fail_on) != 0,
+            **_diff(result),
         },
         "findings": [
             {
@@ -48,6 +49,13 @@ def document(result: Result, options: ReportOptions) -> dict[str, Any]:
             for v in views(result)
         ],
     }
+
+
+def _diff(result: Result) -> dict[str, Any]:
+    if result.diff is None:
+        return {}
+    d = result.diff
+    return {"diff": {"base": d.base, "merge_base": d.merge_base, "new": d.new, "fixed": d.fixed}}
 
 
 def render(result: Result, options: ReportOptions) -> str:

@@ -58,6 +58,9 @@ def summary_line(result: Result, options: ReportOptions) -> str:
              _plural(s.hosts, "host"), _plural(s.rules, "rule")]
     if s.unmatched_rules:
         parts.append(f"{len(s.unmatched_rules)} unmatched")
+    if result.diff is not None:
+        parts.insert(0, f"{result.diff.new} new, {result.diff.fixed} fixed since "
+                        f"{result.diff.base} ({result.diff.merge_base[:12]})")
     code = result.exit_code(options.fail_on)
     if code == 3:
         verdict = _paint(f"INTERNAL ERROR ({s.internal_errors} rule(s) raised)", "error",

@@ -1,0 +1,214 @@
+"""``check --diff-base``: real git repositories made in the test (gitpython), evaluated
+through ``main([...])``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import git
+import pytest
+
+from mlflow_policy.cli import main
+
+POLICY = """\
+apiVersion: mlflow-policy/v1
+kind: Policy
+metadata: {name: pr}
+spec:
+  severity: error
+  rules:
+    - id: https
+      title: Tracking over HTTPS
+      assert:
+        env.MLFLOW_TRACKING_URI: {required: true, matches: '^https://'}
+    - id: pinned
+      title: Pinned
+      assert:
+        mlflow.version: {required: true, pinned: true}
+"""
+
+HOSTS = """\
+all:
+  children:
+    mlflow_servers:
+      hosts:
+        tracking-1:
+    clients:
+      hosts:
+        client-1:
+        client-2:
+"""
+
+SERVERS = "mlflow_role: tracking_server\nmlflow_version: '{version}'\n" \
+          "mlflow_backend_store_uri: postgresql://db/mlflow\n"
+CLIENTS = "mlflow_version: '3.17.2'\nmlflow_env:\n  MLFLOW_TRACKING_URI: {uri}\n"
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def _commit(repo: git.Repo, message: str) -> None:
+    repo.git.add(A=True)
+    repo.index.commit(message)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> git.Repo:
+    root = tmp_path / "repo"
+    root.mkdir()
+    r = git.Repo.init(root, initial_branch="main")
+    with r.config_writer() as cw:
+        cw.set_value("user", "name", "Test")
+        cw.set_value("user", "email", "test@example.com")
+    _write(root, {
+        "policies/pr.yaml": POLICY,
+        "inventories/prod/hosts.yml": HOSTS,
+        "inventories/prod/group_vars/mlflow_servers.yml": SERVERS.format(version="3.17.2"),
+        # client-1 and client-2 both break `https` on main.
+        "inventories/prod/group_vars/clients.yml": CLIENTS.format(uri="http://mlflow:5000"),
+    })
+    _commit(r, "main: http clients")
+    r.git.checkout("-b", "feature")
+    monkeypatch.chdir(root)
+    return r
+
+
+def _run(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, object]]:
+    code = main(["check", "--format", "json", "--diff-base", "main", *extra])
+    out = capsys.readouterr().out
+    return code, json.loads(out) if out else {}
+
+
+def test_fix_one_add_another_reports_exactly_the_new_one(
+    repo: git.Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = Path(repo.working_tree_dir or ".")
+    # Fix the clients' URI for everyone...
+    _write(root, {"inventories/prod/group_vars/clients.yml":
+                  CLIENTS.format(uri="https://mlflow.corp")})
+    # ...and unpin one client in host_vars: one new finding.
+    _write(root, {"inventories/prod/host_vars/client-2.yml": "mlflow_version: '>=3.0'\n"})
+    _commit(repo, "feature: https, but unpin client-2")
+    code, doc = _run(capsys)
+    assert code == 1
+    findings = doc["findings"]
+    assert [(f["rule"], f["host"]) for f in findings] == [("pr/pinned", "client-2")]
+    assert doc["summary"]["diff"]["fixed"] == 2
+    assert doc["summary"]["diff"]["new"] == 1
+    assert doc["summary"]["diff"]["merge_base"] == repo.commit("main").hexsha
+
+
+def test_uncommitted_working_tree_counts_as_head(
+    repo: git.Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = Path(repo.working_tree_dir or ".")
+    _write(root, {"inventories/prod/host_vars/client-1.yml": "mlflow_version: latest\n"})
+    code, doc = _run(capsys)
+    assert code == 1
+    assert [(f["rule"], f["host"]) for f in doc["findings"]] == [("pr/pinned", "client-1")]
+
+
+def test_moving_lines_reports_nothing_new(
+    repo: git.Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = Path(repo.working_tree_dir or ".")
+    moved = "# moved around\n\n\n" + "mlflow_env:\n  MLFLOW_TRACKING_URI: http://mlflow:5000\n" \
+            "mlflow_version: '3.17.2'\n"
+    _write(root, {"inventories/prod/group_vars/clients.yml": moved})
+    _commit(repo, "feature: reorder")
+    code, doc = _run(capsys)
+    assert doc["findings"] == []
+    assert doc["summary"]["diff"] == {
+        "base": "main", "merge_base": repo.commit("main").hexsha, "new": 0, "fixed": 0}
+    assert code == 0
+
+
+def test_new_inventory_and_policy_only_on_the_branch(
+    repo: git.Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = Path(repo.working_tree_dir or ".")
+    _write(root, {
+        "inventories/dev/hosts.yml": "all:\n  hosts:\n    dev-1:\n",
+        "inventories/dev/host_vars/dev-1.yml": "mlflow_version: '3.17.2'\n",
+    })
+    _commit(repo, "feature: a dev inventory")
+    code, doc = _run(capsys)
+    assert [(f["rule"], f["inventory"], f["host"]) for f in doc["findings"]] == [
+        ("pr/https", "dev", "dev-1")]
+    assert code == 1
+
+
+def test_schema_migration_and_downgrade(
+    repo: git.Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = Path(repo.working_tree_dir or ".")
+    _write(root, {"inventories/prod/group_vars/mlflow_servers.yml":
+                  SERVERS.format(version="2.20.1")})
+    _commit(repo, "feature: downgrade the server")
+    code, doc = _run(capsys)
+    [finding] = [f for f in doc["findings"] if f["rule"] == "mlflow-policy/schema-migration"]
+    assert finding["severity"] == "error"
+    assert finding["host"] == "tracking-1"
+    assert "cannot downgrade" in finding["message"]
+    assert finding["location"]["path"] == "inventories/prod/group_vars/mlflow_servers.yml"
+    assert code == 1
+
+
+def test_schema_upgrade_counts_revisions(
+    repo: git.Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = Path(repo.working_tree_dir or ".")
+    repo.git.checkout("main")
+    _write(root, {"inventories/prod/group_vars/mlflow_servers.yml":
+                  SERVERS.format(version="2.18.0")})
+    _commit(repo, "main: server on 2.18.0")
+    repo.git.checkout("-b", "upgrade")
+    _write(root, {"inventories/prod/group_vars/mlflow_servers.yml":
+                  SERVERS.format(version="3.17.2")})
+    _commit(repo, "upgrade the server")
+    code, doc = _run(capsys)
+    [finding] = [f for f in doc["findings"] if f["rule"] == "mlflow-policy/schema-migration"]
+    assert finding["severity"] == "warning"
+    assert "39 schema migration(s)" in finding["message"]
+    assert code == 0
+
+
+def test_shallow_clone_without_merge_base_is_exit_2(
+    repo: git.Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = Path(repo.working_tree_dir or ".")
+    _write(root, {"inventories/prod/host_vars/client-1.yml": "mlflow_version: latest\n"})
+    _commit(repo, "feature: one")
+    _write(root, {"inventories/prod/host_vars/client-2.yml": "mlflow_version: latest\n"})
+    _commit(repo, "feature: two")
+    clone = tmp_path / "shallow"
+    git.Repo.clone_from(f"file://{root}", clone, depth=1, branch="feature",
+                        no_single_branch=True)
+    monkeypatch.chdir(clone)
+    code = main(["check", "--diff-base", "origin/main"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "fetch more history" in err
+    assert "Traceback" not in err
+
+
+def test_unknown_ref_and_not_a_repository(
+    repo: git.Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check", "--diff-base", "no-such-branch"]) == 2
+    assert "unknown revision 'no-such-branch'" in capsys.readouterr().err
+    elsewhere = tmp_path / "plain"
+    (elsewhere / "policies").mkdir(parents=True)
+    (elsewhere / "policies" / "pr.yaml").write_text(POLICY)
+    (elsewhere / "inventories" / "x").mkdir(parents=True)
+    (elsewhere / "inventories" / "x" / "hosts.yml").write_text("all:\n  hosts:\n    h:\n")
+    monkeypatch.chdir(elsewhere)
+    assert main(["check", "--diff-base", "main"]) == 2
+    assert "needs a git repository" in capsys.readouterr().err
