@@ -221,7 +221,56 @@ def symmetric_difference(a: Any, b: Any) -> list[Any]:
     return _unique([x for x in left if x not in right] + [x for x in right if x not in left])
 
 
+def _loose(version: Any) -> list[Any]:
+    # distutils' LooseVersion, which Ansible's default (loose) version test uses
+    parts = [p for p in re.split(r"(\d+|[a-z]+|\.)", str(version)) if p and p != "."]
+    return [int(p) if p.isdigit() else p for p in parts]
+
+
+_VERSION_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": lambda a, b: a == b, "=": lambda a, b: a == b, "eq": lambda a, b: a == b,
+    "!=": lambda a, b: a != b, "<>": lambda a, b: a != b, "ne": lambda a, b: a != b,
+    "<": lambda a, b: a < b, "lt": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b, "le": lambda a, b: a <= b,
+    ">": lambda a, b: a > b, "gt": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b, "ge": lambda a, b: a >= b,
+}
+
+
+def version_test(value: Any, version: Any = "", operator: str = "eq", strict: Any = None,
+                 version_type: Any = None) -> bool:
+    if strict is not None or version_type not in (None, "loose"):
+        raise FilterError("only the default (loose) version comparison is supported")
+    if not version:
+        raise FilterError("Version parameter to compare against cannot be empty")
+    try:
+        op = _VERSION_OPS[operator]
+    except KeyError:
+        raise FilterError(f"Invalid operator type ({operator})") from None
+    try:
+        return op(_loose(value), _loose(version))
+    except TypeError as exc:  # 1.a vs 1.1: Ansible fails too
+        raise FilterError("versions are not comparable") from exc
+
+
+def hash_filter(value: Any, hashtype: str = "sha1") -> str:
+    import hashlib
+
+    try:
+        h = hashlib.new(hashtype)
+    except ValueError:
+        raise FilterError(f"unsupported hash type {hashtype}") from None
+    h.update(_text(value).encode("utf-8"))
+    return h.hexdigest()
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
+    "split": lambda s, sep=None, maxsplit=-1: _text(s).split(sep, maxsplit),
+    "zip": lambda *seqs: [list(t) for t in zip(*seqs, strict=False)],
+    "hash": hash_filter,
+    "checksum": lambda v: hash_filter(v, "sha1"),
+    "path_join": lambda parts: os.path.join(*[_text(p) for p in (
+        [parts] if isinstance(parts, str) else parts)]),
     "unique": lambda seq, case_sensitive=None, attribute=None: _unique(_seq(seq, "unique")),
     "union": union,
     "intersect": intersect,
@@ -254,6 +303,8 @@ FILTERS: dict[str, Callable[..., Any]] = {
 }
 
 TESTS: dict[str, Callable[..., bool]] = {
+    "version": version_test,
+    "version_compare": version_test,
     "match": lambda v, p, ignorecase=False, multiline=False: _is_match(
         v, p, ignorecase, multiline, "match"),
     "search": lambda v, p, ignorecase=False, multiline=False: _is_match(

@@ -71,6 +71,17 @@ def _parse_address(address: str) -> tuple[str, int | None]:
     return address, port
 
 
+def _numeric(beg: str, end: str, step: str, nrange: str) -> list[str]:
+    try:
+        numbers = range(int(beg), int(end) + 1, int(step))
+    except ValueError as exc:
+        raise PatternError(f"invalid host range '[{nrange}]': {exc}") from None
+    if len(numbers) > MAX_EXPANSION:
+        raise PatternError(f"host range '[{nrange}]' expands to {len(numbers)} hosts, "
+                           f"more than the {MAX_EXPANSION} mlflow-policy accepts")
+    return [str(i) for i in numbers]
+
+
 def expand_range(line: str) -> list[str]:
     """Expand the first ``[begin:end(:step)]`` of ``line``, then the rest recursively."""
     parts = line.replace("[", "|", 1).replace("]", "|", 1).split("|")
@@ -99,14 +110,7 @@ def expand_range(line: str) -> list[str]:
     except PatternError:
         raise
     except ValueError:  # not an alphabetic range (or a bad step): numeric, as Ansible does
-        try:
-            numbers = range(int(beg), int(end) + 1, int(step))
-        except ValueError as exc:
-            raise PatternError(f"invalid host range '[{nrange}]': {exc}") from None
-        if len(numbers) > MAX_EXPANSION:
-            raise PatternError(f"host range '[{nrange}]' expands to {len(numbers)} hosts, "
-                               f"more than the {MAX_EXPANSION} mlflow-policy accepts")
-        seq = [str(i) for i in numbers]
+        seq = _numeric(beg, end, step, nrange)
     if len(seq) > MAX_EXPANSION:
         raise PatternError(f"host range '[{nrange}]' expands to {len(seq)} hosts, "
                            f"more than the {MAX_EXPANSION} mlflow-policy accepts")

@@ -46,6 +46,7 @@ def _env() -> Any:
     if _ENV:
         return _ENV[0]
     from jinja2 import StrictUndefined
+    from jinja2.lexer import TOKEN_STRING, TOKEN_VARIABLE_BEGIN, TOKEN_VARIABLE_END, Lexer
     from jinja2.nativetypes import NativeCodeGenerator
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -73,9 +74,32 @@ def _env() -> Any:
         def __getitem__(self, _key: Any) -> Any:
             return self
 
+    class Lex(Lexer):
+        # Ansible's AnsibleLexer: backslashes in string literals inside {{ }} are kept
+        # literally ('\\1' in YAML reaches regex_replace as \1, not as chr(1)).
+        def tokeniter(self, *args: Any, **kwargs: Any) -> Iterator[tuple[int, str, str]]:
+            in_variable = False
+            for token in super().tokeniter(*args, **kwargs):
+                kind = token[1]
+                if kind == TOKEN_VARIABLE_BEGIN:
+                    in_variable = True
+                elif kind == TOKEN_VARIABLE_END:
+                    in_variable = False
+                elif in_variable and kind == TOKEN_STRING:
+                    yield (token[0], kind, token[2].replace("\\", "\\\\"))
+                    continue
+                yield token
+
     class Env(ImmutableSandboxedEnvironment):
         code_generator_class = CodeGen
         concat = staticmethod(_concat)  # type: ignore[assignment]
+
+        @property
+        def lexer(self) -> Lexer:
+            lexer = self.__dict__.get("_mlflow_policy_lexer")
+            if lexer is None:
+                lexer = self.__dict__["_mlflow_policy_lexer"] = Lex(self)
+            return lexer
 
     env = Env(undefined=Undefined, extensions=["jinja2.ext.loopcontrols"])
     for name, fn in FILTERS.items():
@@ -128,7 +152,17 @@ def render_string(source: str, scope: Mapping[str, Any]) -> Any:
     env = _env()
     tmpl = _compile(source)
     ctx = tmpl.new_context(_Scope(scope, env.globals), shared=True)
-    return _check_defined(env.concat(tmpl.root_render_func(ctx)))
+    result = _check_defined(env.concat(tmpl.root_render_func(ctx)))
+    if isinstance(result, str):
+        # Ansible gives back the trailing newlines Jinja's lexer drops, to string results
+        missing = _trailing_newlines(source) - _trailing_newlines(result)
+        if missing > 0:
+            result += "\n" * missing
+    return result
+
+
+def _trailing_newlines(text: str) -> int:
+    return len(text) - len(text.rstrip("\n"))
 
 
 class _Scope(Mapping[str, Any]):
