@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "facts": ("mlflow_policy.commands.facts", "print hosts' fact documents with provenance"),
     "validate": ("mlflow_policy.commands.validate", "schema-check policy, waiver and test files"),
     "schema": ("mlflow_policy.commands.schema", "print the JSON Schema of policy files"),
+    "init": ("mlflow_policy.commands.init", "scaffold a configuration repository"),
 }
 
 
