@@ -153,3 +153,43 @@ def test_inline_vault_and_vault_mappings_stay_opaque(in_dir: None) -> None:
         for path in host.vaulted:
             assert "***" in repr(host.raw_vars[path.split(".")[0]]) or "Vaulted" in repr(
                 host.raw_vars[path.split(".")[0]])
+
+
+WITH_TEMPLATES = [c for c in CASES if c[0].split("__")[1] in (
+    "trellis", "openshift-ansible", "ceph-ansible", "k3s-ansible", "mitogen",
+    "simpleinfra") or c[1].endswith("example4/inventory")]
+
+
+@pytest.mark.ansible
+@pytest.mark.slow
+@pytest.mark.parametrize(("folder", "source", "args", "playbook_dir"), WITH_TEMPLATES,
+                         ids=[f"{c[0].split('__')[1]}:{c[1]}" for c in WITH_TEMPLATES])
+def test_real_inventory_templates_render_as_ansible_renders_them(
+    in_dir: None, folder: str, source: str, args: list[str], playbook_dir: str | None
+) -> None:
+    """What we render equals Ansible's Templar; what we leave unresolved Ansible cannot
+    render either, or needs a lookup (which static mode never runs)."""
+    base = REAL / folder
+    ours = _resolve(base, source, playbook_dir)
+    unresolved = {(d.host, (d.fact or "").split(".")[1]) for d in ours.diagnostics
+                  if d.rule == "mlflow-policy/unresolved-template"}
+    names = sorted({k for h in ours.hosts.values() for k in h.raw_vars
+                    if h.vars[k] is not h.raw_vars[k] or (h.name, k) in unresolved})
+    assert names
+    theirs = oracle.ansible_rendered_vars([source], base, sorted(ours.hosts), names,
+                                          playbook_dir=playbook_dir or ".")
+    rendered = 0
+    for host in sorted(ours.hosts):
+        for var in names:
+            if var not in ours.hosts[host].raw_vars:
+                continue
+            expected = theirs[host][var]
+            if (host, var) in unresolved:
+                message = " ".join(d.message for d in ours.diagnostics
+                                   if d.host == host and (d.fact or "").startswith(f"vars.{var}"))
+                assert ("__error__" in expected if isinstance(expected, dict) else False) or (
+                    "lookup" in message or "cannot be rendered" in message), (host, var)
+            else:
+                assert oracle.normalise(ours.hosts[host].vars[var]) == expected, (host, var)
+                rendered += 1
+    assert rendered or unresolved
