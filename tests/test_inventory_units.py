@@ -17,10 +17,11 @@ from mlflow_policy.inventory import resolve_inventory
 from mlflow_policy.inventory.hostpatterns import PatternError, expand_hostpattern
 from mlflow_policy.inventory.ini import parse_value, split_host_line
 from mlflow_policy.model import Location
+from tests.oracle import require_ansible
 
 
 def _ansible_pattern(pattern: str) -> tuple[list[str], int | None] | str:
-    pytest.importorskip("ansible")
+    require_ansible()
     from ansible.plugins.inventory import BaseInventoryPlugin
 
     try:
