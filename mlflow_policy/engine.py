@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 # The engine's own findings that users can filter and waive (internal-error is neither).
 BUILTIN_IDS = (
     "mlflow-policy/vaulted-file", "mlflow-policy/unresolved-template",
-    WAIVER_EXPIRED, WAIVER_UNUSED,
+    "mlflow-policy/unknown-mlflow-env", WAIVER_EXPIRED, WAIVER_UNUSED,
 )
 
 

@@ -41,6 +41,11 @@ BUILTIN_RULES: Mapping[str, str] = {
                                   "no vault secret was given (--vault-password-file).",
     "mlflow-policy/unresolved-template": "a hostvar's Jinja2 could not be rendered statically "
                                          "(lookup(), undefined variables); it stays as written.",
+    "mlflow-policy/unknown-mlflow-env": "an MLFLOW_* variable in a host's environment that "
+                                        "the host's MLflow release does not read (a typo, or "
+                                        "introduced later / removed earlier than that "
+                                        "release), so the setting silently has no effect. "
+                                        "The message names the closest variable it does read.",
 }
 
 

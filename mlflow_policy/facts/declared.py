@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlflow_policy.config import RunConfig
 from mlflow_policy.errors import InputError, InputErrors
+from mlflow_policy.facts.envcheck import env_diagnostics
 from mlflow_policy.model import Diagnostic, HostFacts, Location
 
 if TYPE_CHECKING:
@@ -146,6 +147,7 @@ def load_fleet(
         hosts.extend(host_facts(inv.name, h, mapping, config.roles) for h in inv.hosts.values())
         diagnostics.extend(inv.diagnostics)
     hosts.sort(key=lambda h: h.key)
+    diagnostics.extend(env_diagnostics(hosts))
     return Fleet(
         inventories=tuple(sorted(i.name for i in inventories)),
         hosts=tuple(hosts),
