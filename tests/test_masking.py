@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mlflow_policy.model import HostFacts, VaultedValue
-from mlflow_policy.report.masking import MASK, mask, mask_text
+from mlflow_policy.secrets import MASK, mask, mask_text
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from typing import Any
 from mlflow_policy.commands import common
 from mlflow_policy.errors import UsageError
 from mlflow_policy.model import HostFacts
-from mlflow_policy.report.masking import mask
+from mlflow_policy.secrets import mask
 
 FORMATS = ("json", "text")
 # Printed first in the text view, in this order; everything else follows sorted.

@@ -13,14 +13,8 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from mlflow_policy.model import HostFacts, VaultedValue
+from mlflow_policy.secrets import MASK, SECRET_NAME, is_secret_name, mask_text
 
-MASK = "***"
-_SECRET_NAME = re.compile(
-    r"PASSWORD|PASSWD|PASSPHRASE|TOKEN|SECRET|CREDENTIAL|PRIVATE_KEY|API_KEY|APIKEY"
-    r"|ACCESS_KEY(?!_ID)|CONNECTION_STRING|SAS_KEY|AUTH_KEY",
-    re.IGNORECASE,
-)
-_URI_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@?#]*:)[^\s@/?#]+(?=@)")
 _NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*):")
 _DRIVE = re.compile(r"^[A-Za-z]:([\\/]|$)")
@@ -36,7 +30,7 @@ MASKED = VaultedValue("")
 def mentions_secret(value: Any) -> bool:
     """Whether a (template) argument names a secret-looking variable anywhere in it."""
     if isinstance(value, str):
-        return bool(_SECRET_NAME.search(value))
+        return bool(SECRET_NAME.search(value))
     if isinstance(value, list | tuple):
         return any(mentions_secret(v) for v in value)
     if isinstance(value, Mapping):
@@ -51,10 +45,6 @@ class Outcome(NamedTuple):
 
 
 # ------------------------------------------------------------------------------- showing
-
-
-def mask_text(text: str) -> str:
-    return _URI_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
 
 
 def fmt(value: Any) -> str:
@@ -79,7 +69,7 @@ def fmt(value: Any) -> str:
 def _masked(value: Any, name: str) -> Any:
     if isinstance(value, VaultedValue):
         return value
-    if _SECRET_NAME.search(name) and value is not None and not isinstance(
+    if is_secret_name(name) and value is not None and not isinstance(
             value, Mapping | list | tuple):
         return VaultedValue("")  # prints as ***
     if isinstance(value, Mapping):

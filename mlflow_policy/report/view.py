@@ -1,5 +1,5 @@
 """Findings as reporters may print them: every value and every text passed through
-:func:`~mlflow_policy.report.masking.mask`, so no reporter can forget a secret.
+:func:`~mlflow_policy.secrets.mask`, so no reporter can forget a secret.
 
 Messages quote values ("env.X is 'hunter2', expected ..."), so masking the ``actual`` field
 alone is not enough: each secret leaf of the values a finding mentions (its own value and
@@ -14,7 +14,7 @@ from typing import Any
 
 from mlflow_policy.findings import Finding, Result
 from mlflow_policy.model import VaultedValue
-from mlflow_policy.report.masking import MASK, mask, mask_text
+from mlflow_policy.secrets import MASK, mask, mask_text
 
 
 @dataclass(frozen=True)
