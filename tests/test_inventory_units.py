@@ -191,3 +191,16 @@ def test_templates_without_jinja_never_import_it(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "False"
+
+
+@pytest.mark.parametrize("template", [
+    "{{ 2 ** 100000 }}", "{{ (2 ** 10000) ** 10000 }}", "{{ 'x' * 10 ** 9 }}",
+    "{{ range(10 ** 9) | list }}", "{{ ''.__class__.__mro__ }}", "{{ [].append(1) }}",
+])
+def test_hostile_templates_are_unresolved_not_run(tmp_path: Path, template: str) -> None:
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "hosts").write_text("h1\n")
+    (tmp_path / "group_vars" / "all.yml").write_text(f"bad: \"{template}\"\n")
+    inv = resolve_inventory(tmp_path / "hosts", root=tmp_path)
+    assert inv.hosts["h1"].vars["bad"] == template
+    assert [d.fact for d in inv.diagnostics] == ["vars.bad"]

@@ -93,6 +93,23 @@ def _env() -> Any:
     class Env(ImmutableSandboxedEnvironment):
         code_generator_class = CodeGen
         concat = staticmethod(_concat)  # type: ignore[assignment]
+        # The sandbox bounds range() but not arithmetic: a value like "{{ 9 ** 9 ** 9 }}"
+        # or "{{ 'x' * 10 ** 9 }}" would hang or exhaust a pre-commit hook.
+        intercepted_binops = frozenset({"**", "*"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**":
+                if isinstance(right, int) and (abs(right) > 10_000 or (
+                        isinstance(left, int) and right * left.bit_length() > 100_000)):
+                    raise RenderFailure("exponent too large to compute safely")
+                return left**right
+            if operator == "*":
+                for seq, n in ((left, right), (right, left)):
+                    if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and (
+                            len(seq) * n > 10_000_000):
+                        raise RenderFailure("repetition too large to compute safely")
+                return left * right
+            return super().call_binop(context, operator, left, right)
 
         @property
         def lexer(self) -> Lexer:
