@@ -84,7 +84,7 @@ def test_executable_inventory_script_is_refused_never_run(tmp_path: Path) -> Non
     error = _one(script, tmp_path)
     assert "executable inventory scripts are never run in static mode; use --live" in (
         error.message)
-    assert error.path == "inventory.py"
+    assert (error.path, error.line) == ("inventory.py", 1)
     assert not marker.exists()
 
 
@@ -106,7 +106,7 @@ def test_every_bad_file_of_a_directory_is_reported_together(tmp_path: Path) -> N
     (inv / "c_script").chmod(0o700)
     errors = _errors(inv, tmp_path)
     assert [(e.path, e.line) for e in errors] == [
-        ("inv/a_hosts", 2), ("inv/b_hosts.yml", 4), ("inv/c_script", None)]
+        ("inv/a_hosts", 2), ("inv/b_hosts.yml", 4), ("inv/c_script", 1)]
 
 
 def test_bad_vars_files_are_reported_with_their_line(tmp_path: Path) -> None:

@@ -66,7 +66,9 @@ def parse_value(text: str) -> Any:
     except (ValueError, SyntaxError):
         value = text
     except (TypeError, MemoryError, RecursionError) as exc:
-        raise InventoryError(f"cannot read value {text!r}: {exc}") from None
+        raise InventoryError(
+            f"cannot read value {text!r}: Ansible's ast.literal_eval fails on it ({exc}), so "
+            "Ansible would not load this inventory file either") from None
     return _coerce(value)
 
 

@@ -55,7 +55,7 @@ def _refuse_plugin(data: object, display: str) -> None:
 def read_source(path: Path, inv: InventoryData, ctx: Context) -> None:
     display = ctx.display(path)
     if os.access(path, os.X_OK):
-        raise InputError(f"executable inventory scripts are {LIVE_HINT}", display)
+        raise InputError(f"executable inventory scripts are {LIVE_HINT}", display, 1)
     raw = ctx.read_bytes(path, display)
     if raw is None:
         return
