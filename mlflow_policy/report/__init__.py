@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from mlflow_policy.findings import Result
-from mlflow_policy.report import json_report, text
+from mlflow_policy.report import codeclimate, github, json_report, junit, markdown, sarif, text
 from mlflow_policy.report.options import ReportOptions
 
 Reporter = Callable[[Result, ReportOptions], str]
@@ -15,6 +15,11 @@ Reporter = Callable[[Result, ReportOptions], str]
 REPORTERS: Mapping[str, Reporter] = {
     "text": text.render,
     "json": json_report.render,
+    "sarif": sarif.render,
+    "junit": junit.render,
+    "github": github.render,
+    "markdown": markdown.render,
+    "codeclimate": codeclimate.render,
 }
 
 __all__ = ["REPORTERS", "ReportOptions", "Reporter"]
