@@ -1,5 +1,7 @@
 """End to end through ``main([...])``: exit code and output asserted together, on the
-repository's own starter pack and example inventories (staging clean, prod drifted)."""
+starter pack (``examples/starter/policies``) and the repository's example inventories
+(staging clean, prod drifted). The baseline pack in ``policies/`` has its own tests
+(``tests/test_baseline.py`` and its PolicyTests)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ GOLDEN = Path(__file__).parent / "golden"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # Secrets written in the example inventories (plaintext on purpose in prod's team_risk).
 SECRETS = ("Risk-Team-2024!",)
+STARTER = ("-p", "examples/starter/policies")
 
 
 @pytest.fixture(autouse=True)
@@ -35,8 +38,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_json_report_matches_golden_and_is_byte_identical(
         capsys: pytest.CaptureFixture[str]) -> None:
-    code, first, err = run(capsys, "check", "--format", "json")
-    code2, second, _ = run(capsys, "check", "--format", "json")
+    code, first, err = run(capsys, "check", *STARTER, "--format", "json")
+    code2, second, _ = run(capsys, "check", *STARTER, "--format", "json")
     assert (code, code2) == (1, 1), err
     assert first == second
     golden = GOLDEN / "starter-check.json"
@@ -53,11 +56,11 @@ def test_json_report_matches_golden_and_is_byte_identical(
 
 
 def test_staging_alone_is_clean_and_prod_fails(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "check", "-i", "inventories/staging", "--format", "json")
+    code, out, err = run(capsys, "check", *STARTER, "-i", "inventories/staging", "--format", "json")
     doc = json.loads(out)
     unwaived = [f for f in doc["findings"] if not f["waived"] and f["severity"] == "error"]
     assert (code, unwaived) == (0, []), err
-    code, out, _ = run(capsys, "check", "-i", "inventories/prod", "--format", "json")
+    code, out, _ = run(capsys, "check", *STARTER, "-i", "inventories/prod", "--format", "json")
     assert code == 1
     rules = {f["rule"] for f in json.loads(out)["findings"]}
     assert {"starter/tracking-uri-https", "starter/version-pinned",
@@ -66,7 +69,7 @@ def test_staging_alone_is_clean_and_prod_fails(capsys: pytest.CaptureFixture[str
 
 def test_every_starter_rule_kind_fires_on_the_examples(
         capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "check", "--format", "json")
+    code, out, _ = run(capsys, "check", *STARTER, "--format", "json")
     rules = {f["rule"] for f in json.loads(out)["findings"]}
     for rule in ("starter/tracking-uri-https", "starter/one-version-per-backend",
                  "starter/client-not-newer-than-server", "starter/prod-runs-staged-versions"):
@@ -76,7 +79,7 @@ def test_every_starter_rule_kind_fires_on_the_examples(
 
 def test_secrets_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
     for fmt in ("json", "text"):
-        code, out, err = run(capsys, "check", "--format", fmt)
+        code, out, err = run(capsys, "check", *STARTER, "--format", fmt)
         assert code == 1
         for secret in SECRETS:
             assert secret not in out
@@ -85,7 +88,7 @@ def test_secrets_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_text_report_groups_and_summarises(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "check")
+    code, out, _ = run(capsys, "check", *STARTER)
     assert code == 1
     assert not ANSI.search(out)  # not a terminal: no colour
     lines = out.splitlines()
@@ -126,36 +129,37 @@ def _run_on_tty(argv: list[str], env_no_color: bool = False) -> tuple[int, str]:
 
 
 def test_colour_only_on_a_terminal_without_no_color() -> None:
-    code, out = _run_on_tty(["check", "-i", "inventories/prod"])
+    code, out = _run_on_tty(["check", *STARTER, "-i", "inventories/prod"])
     assert code == 1
     assert ANSI.search(out)
-    code, out = _run_on_tty(["check", "-i", "inventories/prod", "--no-color"])
+    code, out = _run_on_tty(["check", *STARTER, "-i", "inventories/prod", "--no-color"])
     assert code == 1
     assert not ANSI.search(out)
-    code, out = _run_on_tty(["check", "-i", "inventories/prod"], env_no_color=True)
+    code, out = _run_on_tty(["check", *STARTER, "-i", "inventories/prod"], env_no_color=True)
     assert code == 1
     assert not ANSI.search(out)
 
 
 def test_fail_on_and_filters_decide_the_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "check", "--fail-on", "never")[0] == 0
-    code, out, _ = run(capsys, "check", "--rule", "starter/unique-address", "--format", "json")
+    assert run(capsys, "check", *STARTER, "--fail-on", "never")[0] == 0
+    code, out, _ = run(capsys, "check", *STARTER, "--rule", "starter/unique-address",
+                       "--format", "json")
     doc = json.loads(out)
     assert doc["summary"]["rules"] == 1
     assert code == 0
-    code, _, _ = run(capsys, "check", "-i", "inventories/staging", "--fail-on", "info")
+    code, _, _ = run(capsys, "check", *STARTER, "-i", "inventories/staging", "--fail-on", "info")
     assert code in (0, 1)
 
 
 def test_several_formats_in_one_run(capsys: pytest.CaptureFixture[str],
                                     tmp_path: Path) -> None:
     report = tmp_path / "r.json"
-    code, out, _ = run(capsys, "check", "--format", "text", "--format", f"json={report}")
+    code, out, _ = run(capsys, "check", *STARTER, "--format", "text", "--format", f"json={report}")
     assert code == 1
     assert out.splitlines()[-1].startswith("mlflow-policy: ")
     assert json.loads(report.read_text())["summary"]["failed"] is True
     out_file = tmp_path / "o.json"
-    code, out, _ = run(capsys, "check", "--format", "json", "-o", str(out_file))
+    code, out, _ = run(capsys, "check", *STARTER, "--format", "json", "-o", str(out_file))
     assert (code, out) == (1, "")
     assert json.loads(out_file.read_text())["schema_version"] == 1
 
@@ -169,7 +173,7 @@ def test_bad_input_exits_2_naming_file_and_line(capsys: pytest.CaptureFixture[st
     assert code == 2
     assert out == ""
     assert re.search(r"bad\.yaml:7", err)
-    code, _, err = run(capsys, "check", "--format", "yaml")
+    code, _, err = run(capsys, "check", *STARTER, "--format", "yaml")
     assert code == 2
     assert "unknown format" in err
 
@@ -182,7 +186,7 @@ def test_rule_that_raises_is_reported_and_exits_3(capsys: pytest.CaptureFixture[
         raise ZeroDivisionError("injected")
 
     monkeypatch.setitem(rules.RULE_KINDS, "peer", boom)  # type: ignore[arg-type]
-    code, out, err = run(capsys, "check", "--format", "json")
+    code, out, err = run(capsys, "check", *STARTER, "--format", "json")
     assert code == 3
     where = re.search(r"internal error: rule starter/client-not-newer-than-server raised "
                       r"ZeroDivisionError: injected \(a bug; traceback written to (\S+)\)", err)
@@ -192,31 +196,31 @@ def test_rule_that_raises_is_reported_and_exits_3(capsys: pytest.CaptureFixture[
     errors = [f for f in json.loads(out)["findings"] if f["rule"] == "mlflow-policy/internal-error"]
     assert len(errors) == 1
     assert "starter/client-not-newer-than-server" in errors[0]["message"]
-    code, out, _ = run(capsys, "check")
+    code, out, _ = run(capsys, "check", *STARTER)
     assert code == 3
     assert "INTERNAL ERROR" in out.splitlines()[-1]
 
 
 def test_explain_and_rules(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "explain", "starter/tracking-uri-https")
+    code, out, _ = run(capsys, "explain", *STARTER, "starter/tracking-uri-https")
     assert code == 0
     assert "Clients reach the tracking server over HTTPS" in out
     assert "kind:     assert" in out
     assert "env.MLFLOW_TRACKING_URI:" in out
     assert "^https://" in out
     assert "hint: Point MLFLOW_TRACKING_URI" in out
-    assert re.search(r"defined:  policies/starter\.yaml:\d+", out)
-    code, out, _ = run(capsys, "explain", "client-not-newer-than-server")
+    assert re.search(r"defined:  examples/starter/policies/starter\.yaml:\d+", out)
+    code, out, _ = run(capsys, "explain", *STARTER, "client-not-newer-than-server")
     assert code == 0
     assert "peer:" in out
     assert "via: env.MLFLOW_TRACKING_URI" in out
-    code, _, err = run(capsys, "explain", "starter/tracking-uri-http")
+    code, _, err = run(capsys, "explain", *STARTER, "starter/tracking-uri-http")
     assert code == 2
     assert "did you mean starter/tracking-uri-https" in err
-    code, out, _ = run(capsys, "explain", "mlflow-policy/waiver-expired")
+    code, out, _ = run(capsys, "explain", *STARTER, "mlflow-policy/waiver-expired")
     assert code == 0
     assert "built-in" in out
-    code, out, _ = run(capsys, "rules")
+    code, out, _ = run(capsys, "rules", *STARTER)
     lines = out.splitlines()
     assert code == 0
     assert lines[-1] == f"{len(lines) - 1} rules"
