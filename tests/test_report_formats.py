@@ -14,6 +14,7 @@ import re
 import tempfile
 import xml.etree.ElementTree as ET
 from collections import Counter
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -151,15 +152,21 @@ def _check_sarif(doc: dict[str, Any], report: dict[str, Any]) -> None:
         assert res["level"] == levels[finding["severity"]]
         assert res["message"]["text"] == finding["message"]
         assert res["partialFingerprints"] == {"mlflowPolicy/v1": finding["fingerprint"]}
-        (loc,) = res["locations"]  # every finding here has a file to point at
-        artifact = loc["physicalLocation"]["artifactLocation"]
-        assert artifact["uriBaseId"] == "SRCROOT"
-        assert not artifact["uri"].startswith("/")
-        if finding["location"] is not None:
-            assert artifact["uri"] == finding["location"]["path"]
-            assert loc["physicalLocation"]["region"] == {
-                "startLine": finding["location"]["line"],
-                "startColumn": finding["location"]["column"]}
+        locations = res.get("locations", [])
+        if not locations:  # only the engine's own findings may have nowhere to point
+            assert finding["location"] is None
+            assert finding["rule"].startswith("mlflow-policy/")
+        for loc in locations:
+            artifact = loc["physicalLocation"]["artifactLocation"]
+            assert artifact["uriBaseId"] == "SRCROOT"
+            assert not artifact["uri"].startswith("/")
+            if finding["location"] is not None:
+                assert artifact["uri"] == finding["location"]["path"]
+                assert loc["physicalLocation"]["region"] == {
+                    "startLine": finding["location"]["line"],
+                    "startColumn": finding["location"]["column"]}
+            else:  # a finding the engine could not place points at its rule
+                assert artifact["uri"].startswith("policies/")
         if finding["waived"]:
             (sup,) = res["suppressions"]
             assert sup["kind"] == "external"
@@ -185,11 +192,16 @@ def test_sarif_on_the_example_validates_and_describes_every_rule(
     _check_sarif(doc, report)
     ids = [r["id"] for r in doc["runs"][0]["tool"]["driver"]["rules"]]
     # Every evaluated rule, even one without findings, comes first in the run's order.
-    evaluated = [r.full_id for r in load_paths([Path("policies")], REPO).rules]
-    assert ids[:len(evaluated)] == evaluated
-    https = doc["runs"][0]["tool"]["driver"]["rules"][ids.index("starter/tracking-uri-https")]
-    assert https["shortDescription"]["text"] == "Clients reach the tracking server over HTTPS"
-    assert "Remediation" in https["help"]["text"]
+    loaded = load_paths([Path("policies")], REPO).rules
+    assert ids[:len(loaded)] == [r.full_id for r in loaded]
+    descriptors = doc["runs"][0]["tool"]["driver"]["rules"]
+    for rule, descriptor in zip(loaded, descriptors, strict=False):
+        if rule.rule.title:
+            assert descriptor["shortDescription"]["text"] == rule.rule.title
+        if rule.rule.remediation and rule.rule.remediation.hint:
+            assert rule.rule.remediation.hint in descriptor["help"]["text"]
+        levels = {"error": "error", "warning": "warning", "info": "note"}
+        assert descriptor["defaultConfiguration"]["level"] == levels[rule.severity]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -198,6 +210,19 @@ def test_sarif_on_every_case_validates(case: Path, capsys: pytest.CaptureFixture
     _sarif_schema()
     _, out, report = _run(capsys, _case_argv(case, monkeypatch), "sarif", tmp_path)
     _check_sarif(json.loads(out), report)
+
+
+def test_sarif_suppression_carries_the_waiver_justification(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if "waivers" not in {f.name for f in fields(Result)}:
+        pytest.skip("Result.waivers not there yet (see /work/notes/requests-formats.md)")
+    _, out, _ = _run(capsys, _case_argv(GOLDEN_CASE, monkeypatch), "sarif", tmp_path)
+    suppressed = [r for r in json.loads(out)["runs"][0]["results"] if "suppressions" in r]
+    assert suppressed
+    for res in suppressed:
+        assert res["suppressions"][0]["justification"] == (
+            "waived by legacy-gpu: Decommissioned in Q1.")
 
 
 # ----------------------------------------------------------------- junit
@@ -237,16 +262,17 @@ def test_junit_on_the_example_one_testcase_per_rule_and_host(
     assert code == 1
     root = _junit(out)
     policies = sorted(p.name for p in load_paths([Path("policies")], REPO).policies)
-    assert [s.attrib["name"] for s in root.findall("testsuite")] == [*policies, "mlflow-policy"]
+    builtin = ["mlflow-policy"] if any(f["rule"].startswith("mlflow-policy/")
+                                       for f in report["findings"]) else []
+    assert [s.attrib["name"] for s in root.findall("testsuite")] == [*policies, *builtin]
     outcomes = _outcomes(root)
     failing = {(f["rule"], f"{f['inventory']}/{f['host']}") for f in report["findings"]
                if not f["waived"] and f["host"] is not None}
     assert {k for k, v in outcomes.items() if v == "failure"} == failing
     # Clean (rule, host) pairs are passing testcases: the example has both.
     assert "passed" in outcomes.values()
-    starter = root.find("testsuite[@name='starter']")
-    assert starter is not None
-    failure = starter.find("testcase/failure")
+    failure = next(f for suite in root.findall("testsuite")
+                   if suite.attrib["name"] in policies for f in suite.iter("failure"))
     assert failure is not None
     assert failure.text is not None
     assert failure.attrib["type"] in ("error", "warning", "info")
