@@ -153,7 +153,9 @@ def resolve(path: Path, *, name: str | None, playbook_dir: Path | None,
     inv = load_inventory(path, ctx)
     inv_dir = Path(os.path.abspath(path if path.is_dir() else path.parent))
     resolver = Resolver(inv, ctx, inv_dir, playbook_dir)
-    layers = {h: resolver.host(h) for h in inv.hosts}
+    # A host can end up in no group at all: when 'ungrouped' is made a child of another
+    # group, reconciliation takes its hosts out of it. Ansible then no longer lists them.
+    layers = {h: resolver.host(h) for h, host in inv.hosts.items() if host.groups}
     raise_all(ctx.errors)
     renderer = _Renderer(inv, layers, ctx,
                          Path(os.path.abspath(playbook_dir)) if playbook_dir else inv_dir)
