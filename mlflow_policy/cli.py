@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("mlflow_policy.commands.explain", "what a rule checks, why, and how to fix it"),
     "rules": ("mlflow_policy.commands.rules", "list every loaded rule"),
     "facts": ("mlflow_policy.commands.facts", "print hosts' fact documents with provenance"),
+    "test": ("mlflow_policy.commands.test", "run PolicyTest documents; report rule coverage"),
     "validate": ("mlflow_policy.commands.validate", "schema-check policy, waiver and test files"),
     "schema": ("mlflow_policy.commands.schema", "print the JSON Schema of policy files"),
     "init": ("mlflow_policy.commands.init", "scaffold a configuration repository"),
