@@ -1,9 +1,11 @@
-"""``mlflow-policy explain RULE``: what a rule checks, why, how to fix it, where it lives."""
+"""``mlflow-policy explain RULE``: what a rule checks, why, how to fix it, where it lives,
+and which MLflow variables and versions it involves (from the built-in catalogue)."""
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 from mlflow_policy.commands import common
@@ -13,6 +15,9 @@ from mlflow_policy.findings import BUILTIN_RULES
 
 if TYPE_CHECKING:
     from mlflow_policy.policy.loader import LoadedRule
+    from mlflow_policy.policy.models import Condition, Selector
+
+WIDTH = 92
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +35,11 @@ def _yaml(value: Any, indent: str) -> list[str]:
     return [indent + line for line in text.rstrip("\n").splitlines()]
 
 
+def _wrap(text: str, indent: str = "") -> list[str]:
+    return textwrap.wrap(" ".join(text.split()), WIDTH, initial_indent=indent,
+                         subsequent_indent=indent) or [indent]
+
+
 def find_rule(rules: list[LoadedRule], wanted: str) -> LoadedRule:
     exact = [r for r in rules if r.full_id == wanted]
     if exact:
@@ -45,6 +55,146 @@ def find_rule(rules: list[LoadedRule], wanted: str) -> LoadedRule:
     raise UsageError(f"no loaded rule '{wanted}'{hint}; `mlflow-policy rules` lists them")
 
 
+# --------------------------------------------------------------------------- what it checks
+def _conditions(conds: dict[str, Condition], indent: str) -> list[str]:
+    from mlflow_policy.policy.conditions import describe as describe_condition
+
+    return [f"{indent}{path}: {describe_condition(c)}" for path, c in conds.items()]
+
+
+def _selector(sel: Selector | None) -> list[str]:
+    if sel is None:
+        return []
+    parts = [f"{key} {', '.join(getattr(sel, key))}"
+             for key in ("hosts", "groups", "roles", "inventories") if getattr(sel, key)]
+    lines = [", ".join(parts)] if parts else []
+    if sel.where:
+        lines += ["where " + line.strip() for line in _conditions(sel.where, "")]
+    return lines
+
+
+def _checks(rule: LoadedRule) -> list[str]:
+    r = rule.rule
+    if r.kind == "assert":
+        return ["each host on its own:", *_conditions(r.assert_ or {}, "  ")]
+    if r.kind == "consistent":
+        c = r.consistent
+        assert c is not None
+        part = f"hosts with the same {c.by}" if c.by else "all the hosts it selects"
+        return [f"{c.fact} has one value among {part} (absent counts as a value); each host "
+                "that differs from the most common value is a finding"]
+    if r.kind == "unique":
+        u = r.unique
+        assert u is not None
+        part = f" with the same {u.by}" if u.by else ""
+        return [f"at most {u.max} host{'s' if u.max != 1 else ''}{part} share a value of "
+                f"{u.fact}"]
+    if r.kind == "peer":
+        p = r.peer
+        assert p is not None
+        target = "; ".join(_selector(p.target.match)) or "any host"
+        return [f"each host against the host its {p.via} points at (the {p.target.key} of "
+                f"a host with {target}):", *_conditions(p.assert_, "  "),
+                f"a pointer that matches no such host: {p.unresolved}"]
+    pr = r.promotion
+    assert pr is not None
+    leaders = "; ".join(_selector(pr.from_)) or "any host"
+    return [f"each host's {pr.fact} is a value some host with {leaders} already has"]
+
+
+# --------------------------------------------------------------------------- what it involves
+def _walk_conditions(conds: dict[str, Condition] | None) -> list[tuple[str, Condition]]:
+    out: list[tuple[str, Condition]] = []
+    stack = list((conds or {}).items())
+    while stack:
+        path, cond = stack.pop(0)
+        out.append((path, cond))
+        for op in ("all_of", "any_of"):
+            if op in cond.operators:
+                stack.extend((path, c) for c in cond.arg(op))
+        if "not" in cond.operators:
+            stack.append((path, cond.arg("not")))
+    return out
+
+
+def fact_paths(rule: LoadedRule) -> list[str]:
+    """Every fact path the rule reads or sets, in the order written, once each."""
+    r = rule.rule
+    paths: list[str] = []
+    conds: list[tuple[str, Condition]] = []
+    for sel in (rule.policy_match, r.match, r.exclude):
+        if sel is not None:
+            conds += _walk_conditions(sel.where)
+    if r.assert_:
+        conds += _walk_conditions(r.assert_)
+    if r.consistent:
+        paths += [r.consistent.fact, *([r.consistent.by] if r.consistent.by else [])]
+    if r.unique:
+        paths += [r.unique.fact, *([r.unique.by] if r.unique.by else [])]
+    if r.peer:
+        paths += [r.peer.via, r.peer.target.key]
+        conds += [(p.removeprefix("peer."), c) for p, c in _walk_conditions(r.peer.assert_)]
+    if r.promotion:
+        paths.append(r.promotion.fact)
+    paths += [p for p, _ in conds]
+    if r.remediation is not None and r.remediation.set:
+        paths += list(r.remediation.set)
+    return list(dict.fromkeys(paths))
+
+
+def _versions(rule: LoadedRule) -> list[str]:
+    r = rule.rule
+    out: list[str] = []
+    for where, conds in (("match", r.match.where if r.match else None),
+                         ("exclude", r.exclude.where if r.exclude else None),
+                         ("assert", r.assert_),
+                         ("peer", r.peer.assert_ if r.peer else None)):
+        for path, cond in _walk_conditions(conds):
+            if "version" in cond.operators:
+                out.append(f"{path} {cond.arg('version')} ({where})")
+            if "pinned" in cond.operators:
+                out.append(f"{path} pinned to one exact release ({where})")
+    return out
+
+
+def _variable(name: str) -> str:
+    from mlflow_policy import catalogue
+
+    var = catalogue.env_vars().get(name)
+    if var is None:
+        return (f"{name}: not an MLflow variable (not in the catalogue; read by other "
+                "software on the host, e.g. boto3 or an OpenTelemetry SDK)")
+    since = "2.0.0 or earlier" if var.first == "2.0.0" else var.first
+    parts = [f"{var.type}", f"default {var.default}", f"read by MLflow {since} and later"]
+    if var.last is not None:
+        parts.append(f"last read by {var.last}")
+    if var.secret:
+        parts.append("secret: never printed")
+    elif var.may_embed_credentials:
+        parts.append("may embed credentials: passwords masked")
+    return f"{name}: " + ", ".join(parts)
+
+
+def involves(rule: LoadedRule) -> list[str]:
+    from mlflow_policy.facts.declared import OBSERVED_ONLY
+
+    paths = fact_paths(rule)
+    lines = [f"  facts:     {', '.join(paths)}"]
+    env = [p.split(".", 1)[1] for p in paths if p.startswith("env.")]
+    if env:
+        lines.append("  variables:")
+        lines += [f"    {_variable(name)}" for name in env]
+    versions = _versions(rule)
+    if versions:
+        lines.append("  versions:")
+        lines += [f"    {v}" for v in versions]
+    live = sorted({p for p in paths for o in OBSERVED_ONLY if p == o or p.startswith(o + ".")})
+    if live:
+        lines += _wrap(f"live only: {', '.join(live)}: observed on the host (check --live); "
+                       "static runs count the rule as skipped, never as a violation", "  ")
+    return lines
+
+
 def describe(rule: LoadedRule) -> str:
     r = rule.rule
     dumped = r.model_dump(mode="json", by_alias=True, exclude_unset=True)
@@ -54,23 +204,23 @@ def describe(rule: LoadedRule) -> str:
     lines += ["", f"severity: {rule.severity}", f"kind:     {r.kind}",
               f"defined:  {rule.location.path}:{rule.location.line}"]
     if r.description:
-        lines += ["", r.description.rstrip()]
-    lines += ["", f"{r.kind}:"]
-    lines += _yaml(dumped.get(r.kind), "  ")
-    if rule.policy_match is not None:
-        lines += ["policy match:"]
-        lines += _yaml(rule.policy_match.model_dump(mode="json", exclude_unset=True), "  ")
-    for key in ("match", "exclude"):
-        if key in dumped:
-            lines += [f"{key}:"]
-            lines += _yaml(dumped[key], "  ")
+        lines += ["", *_wrap(r.description)]
+    applies = _selector(rule.policy_match) + _selector(r.match)
+    lines += ["", "applies to: " + ("; ".join(applies) if applies else "every host")]
+    if r.exclude is not None:
+        lines.append("except:     " + "; ".join(_selector(r.exclude)))
+    lines += ["", "checks:", *("  " + line for line in _checks(rule))]
+    lines += ["", "involves:", *involves(rule)]
+    lines += ["", "definition:", f"  {r.kind}:", *_yaml(dumped.get(r.kind), "    ")]
     if r.remediation is not None:
         lines += ["", "remediation:"]
         if r.remediation.hint:
-            lines.append(f"  hint: {r.remediation.hint}")
+            lines += _wrap(f"hint: {r.remediation.hint}", "  ")
         if r.remediation.set:
             lines += ["  set:"]
             lines += _yaml(dumped["remediation"]["set"], "    ")
+        else:
+            lines.append("  (no `set`: `remediate` lists it as needing a human)")
     else:
         lines += ["", "remediation: none given (needs a human)"]
     return "\n".join(lines) + "\n"
