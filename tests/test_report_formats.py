@@ -204,6 +204,20 @@ def test_sarif_on_the_example_validates_and_describes_every_rule(
         assert descriptor["defaultConfiguration"]["level"] == levels[rule.severity]
 
 
+def test_sarif_internal_error_marks_the_invocation_failed(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = _run(capsys, _case_argv(CASES_DIR / "internal-error", monkeypatch), "sarif",
+                        tmp_path)
+    assert code == 3
+    (invocation,) = json.loads(out)["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    (note,) = invocation["toolExecutionNotifications"]
+    assert "p/breaks" in note["message"]["text"]
+    _, out, _ = _run(capsys, _case_argv(GOLDEN_CASE, monkeypatch), "sarif", tmp_path)
+    assert json.loads(out)["runs"][0]["invocations"] == [{"executionSuccessful": True}]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_sarif_on_every_case_validates(case: Path, capsys: pytest.CaptureFixture[str],
                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -364,6 +378,18 @@ def test_github_annotates_unwaived_findings_and_appends_the_step_summary(
     assert "<details>" in text
     assert main([*_case_argv(GOLDEN_CASE, monkeypatch), "--format", "markdown"]) == 1
     assert text == "earlier step\n" + capsys.readouterr().out + "\n"
+
+
+def test_github_unwritable_step_summary_is_a_clear_error(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path))  # a directory
+    code = main([*_case_argv(GOLDEN_CASE, monkeypatch), "--format", "github"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert str(tmp_path) in err
+    assert "step summary" in err
+    assert "Traceback" not in err
 
 
 def test_github_info_is_a_notice_and_no_location_has_no_file() -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from mlflow_policy import __version__
-from mlflow_policy.findings import BUILTIN_RULES, Finding, Result
+from mlflow_policy.findings import BUILTIN_RULES, INTERNAL_ERROR, Finding, Result
 from mlflow_policy.model import Location
 from mlflow_policy.report.masking import mask_text
 from mlflow_policy.report.options import ReportOptions
@@ -174,6 +174,18 @@ def _result(v: FindingView, index: int, loc: Location | None,
     return out
 
 
+def _invocation(shown: list[FindingView]) -> dict[str, Any]:
+    """A rule that raised is the tool failing, not a finding about the repository: SARIF
+    says so in the invocation (the result stays too, so the failure is never missed)."""
+    raised = [v for v in shown if v.rule == INTERNAL_ERROR]
+    out: dict[str, Any] = {"executionSuccessful": not raised}
+    if raised:
+        out["toolExecutionNotifications"] = [
+            {"level": "error", "message": {"text": v.message},
+             "descriptor": {"id": INTERNAL_ERROR}} for v in raised]
+    return out
+
+
 def document(result: Result, options: ReportOptions) -> dict[str, Any]:
     rules = rules_by_id(result)
     shown = views(result)
@@ -193,7 +205,7 @@ def document(result: Result, options: ReportOptions) -> dict[str, Any]:
             "tool": {"driver": {
                 "name": "mlflow-policy", "version": __version__,
                 "semanticVersion": __version__, "rules": descriptors}},
-            "invocations": [{"executionSuccessful": result.internal_errors == 0}],
+            "invocations": [_invocation(shown)],
             "originalUriBaseIds": {"SRCROOT": {"description": {
                 "text": "The configuration repository's root, where mlflow-policy ran."}}},
             "columnKind": "unicodeCodePoints",
