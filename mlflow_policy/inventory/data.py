@@ -200,7 +200,8 @@ class InventoryData:
         for host in self.hosts.values():
             closure = self.host_groups(host)
             if "ungrouped" in closure:
-                if closure - {"all", "ungrouped"}:
+                # (it may be in 'ungrouped' only through a child group: nothing to remove)
+                if closure - {"all", "ungrouped"} and host.name in ungrouped.host_set:
                     ungrouped.hosts.remove(host.name)
                     ungrouped.host_set.discard(host.name)
                     host.groups.remove("ungrouped")
