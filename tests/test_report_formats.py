@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mlflow_policy import rules as rules_pkg
 from mlflow_policy.cli import main
@@ -390,6 +392,35 @@ def test_github_unwritable_step_summary_is_a_clear_error(
     assert str(tmp_path) in err
     assert "step summary" in err
     assert "Traceback" not in err
+
+
+@given(st.text(), st.text(min_size=1))
+def test_github_commands_are_one_line_and_round_trip(message: str, path: str) -> None:
+    line = github.command("error", {"file": path, "line": "1"}, message)
+    assert "\n" not in line
+    assert "\r" not in line
+    props, sep, data = line.removeprefix("::error ").partition("::")
+    assert sep
+    file_prop, line_prop = props.split(",")
+    assert _unescape(file_prop.removeprefix("file=")) == path
+    assert line_prop == "line=1"
+    assert _unescape(data) == message
+
+
+def _unescape(text: str) -> str:
+    # The runner's unescaping (actions/runner ActionCommand), in its order.
+    for escaped, raw in (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","),
+                         ("%25", "%")):
+        text = text.replace(escaped, raw)
+    return text
+
+
+@given(st.text())
+def test_markdown_cell_never_breaks_the_row(text: str) -> None:
+    cell = markdown.cell(text)
+    assert not re.search(r"[\r\n]", cell)
+    # cmark-gfm splits a row at every pipe that no backslash precedes.
+    assert not re.search(r"(?<!\\)\|", cell)
 
 
 def test_github_info_is_a_notice_and_no_location_has_no_file() -> None:
