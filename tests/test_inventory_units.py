@@ -204,3 +204,26 @@ def test_hostile_templates_are_unresolved_not_run(tmp_path: Path, template: str)
     inv = resolve_inventory(tmp_path / "hosts", root=tmp_path)
     assert inv.hosts["h1"].vars["bad"] == template
     assert [d.fact for d in inv.diagnostics] == ["vars.bad"]
+
+
+def test_values_rendered_from_a_decrypted_vault_count_as_vaulted(tmp_path: Path) -> None:
+    require_ansible()
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    from mlflow_policy.inventory import VaultSecrets
+
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "hosts").write_text("[g]\nh1\n")
+    secret = VaultLib([("default", VaultSecret(b"pw"))]).encrypt(b"token: s3cret\n")
+    (tmp_path / "group_vars" / "g.yml").write_bytes(secret)
+    (tmp_path / "group_vars" / "all.yml").write_text(
+        'header: "Bearer {{ token }}"\nindirect: "x-{{ header }}"\nplain: "{{ other }}"\n'
+        "other: 1\n")
+    password = tmp_path / "pw"
+    password.write_text("pw\n")
+    host = resolve_inventory(tmp_path / "hosts", root=tmp_path,
+                             vault_secrets=VaultSecrets.from_cli([password])).hosts["h1"]
+    assert host.vars["header"] == "Bearer s3cret"
+    assert {"token", "header", "indirect"} <= host.vaulted
+    assert "plain" not in host.vaulted
+    assert host.provenance["token"] == Location("group_vars/g.yml", 1, 8)

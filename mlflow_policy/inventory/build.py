@@ -115,7 +115,8 @@ class _Renderer:
             scope = self._scopes[name] = HostScope(self.layers[name].entries, self.magic(name))
         return scope
 
-    def render(self, name: str) -> dict[str, Any] | None:
+    def render(self, name: str) -> tuple[dict[str, Any], frozenset[str]] | None:
+        """The host's rendered vars and the vars whose rendering read vaulted data."""
         layers = self.layers[name]
         keys = [k for k, e in layers.entries.items() if e.has_template]
         if not keys:
@@ -132,7 +133,7 @@ class _Renderer:
                     inventory=self.ctx.name, host=name, fact=f"vars.{path}",
                     location=_nearest(layers.prov, path),
                 ))
-        return rendered
+        return rendered, frozenset(scope.tainted.intersection(keys))
 
 
 def _nearest(prov: Mapping[str, Location], path: str) -> Location | None:

@@ -155,12 +155,19 @@ class Resolver:
         return HostLayers(name, groups, entries, raw, prov, frozenset(vaulted) or _EMPTY)
 
 
-def resolved_host(layers: HostLayers, rendered: dict[str, Any] | None) -> ResolvedHost:
+def resolved_host(
+    layers: HostLayers, rendered: tuple[dict[str, Any], frozenset[str]] | None
+) -> ResolvedHost:
+    vars_, vaulted = layers.raw, layers.vaulted
+    if rendered is not None:
+        vars_ = rendered[0]
+        if rendered[1]:
+            vaulted = vaulted | rendered[1]
     return ResolvedHost(
         name=layers.name,
         groups=layers.groups,
-        vars=rendered if rendered is not None else layers.raw,
+        vars=vars_,
         raw_vars=layers.raw,
         provenance=layers.prov,
-        vaulted=layers.vaulted,
+        vaulted=vaulted,
     )

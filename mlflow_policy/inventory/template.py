@@ -220,14 +220,21 @@ class HostScope(Mapping[str, Any]):
         self.done: dict[str, Any] = {}
         self.failed: dict[str, list[tuple[str, str]]] = {}  # var -> [(dotted path, reason)]
         self.active: set[str] = set()
+        # vars whose rendering read vaulted data (a decrypted vault file's values): the
+        # rendered text may hold the secret, so it counts as vaulted too
+        self.tainted: set[str] = set()
 
     def __getitem__(self, key: str) -> Any:
         if key in self.magic:
             return self.magic[key]
         entry = self.entries[key]  # KeyError: undefined, as Jinja expects
+        if entry.vaulted and self.active:
+            self.tainted |= self.active
         if not entry.has_template:
             return entry.value
         value = self.render(key)
+        if key in self.tainted and self.active:
+            self.tainted |= self.active
         if key in self.failed:
             path, reason = self.failed[key][0]
             raise RenderFailure(f"'{path}' cannot be rendered ({reason})")
