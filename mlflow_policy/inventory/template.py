@@ -11,7 +11,7 @@ jinja2 is imported when the first template is met, never for inventories without
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from itertools import chain, islice
 from typing import Any
 
@@ -298,5 +298,3 @@ def _reason(exc: Exception) -> str:
         return msg or type(exc).__name__
     return type(exc).__name__
 
-
-LazyScopes = Callable[[str], HostScope]
