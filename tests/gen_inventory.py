@@ -14,7 +14,7 @@ import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 # --------------------------------------------------------------------------- values
 
@@ -107,6 +107,15 @@ class Inventory:
     playbook_host_vars: list[VarsFile] | None = None
     source_is_dir: bool = False  # pass the directory (not the file) as -i
     yaml_roots: bool = False  # YAML: top-level groups as document keys, not all.children
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # Hypothesis prints failing examples with this; the files listed after it are
+        # the readable form, so keep the object itself to a summary.
+        printer.text(
+            f"Inventory({self.fmt}, groups={[g.name for g in self.groups]}, "
+            f"{len(self.group_vars)} group_vars + {len(self.host_vars)} host_vars files; "
+            "files below)"
+        )
 
     def group(self, name: str) -> Group:
         return next(g for g in self.groups if g.name == name)

@@ -45,7 +45,7 @@ pytestmark = pytest.mark.ansible
 
 REPO = Path(__file__).resolve().parents[1]
 # Each example costs one ansible-inventory process (~0.3 s) plus our resolver.
-EXAMPLES = int(os.environ.get("MLFLOW_POLICY_INVENTORY_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("MLFLOW_POLICY_INVENTORY_EXAMPLES", "40"))
 
 # ----------------------------------------------------------------------------- values
 
@@ -85,12 +85,14 @@ INI_HOST_TOKENS = [
     "1", "-7", "+5", "3.25", "1e3", "0x1F", "010", "1_000", "True", "false", "None", "yes",
     "abc", "\"'03#pa33'\"", '"a b"', "[1,2,3]", "\"{'k': 'v', 'n': [1, None]}\"", '"()"',
     '"(1,)"', "1j", "...", "b'x'", "\"'a' 'b'\"", "http://h.example:5000/p", '""',
-    '"{{ alpha }}"', "a#b", "'single'",
+    '"{{ alpha }}"', "a#b", "'single'", "1.2.3", "10.0.0.1", "/opt/mlflow/bin/python",
+    "0", "00", "-0", "lambda", "'\\x41'", "-1.5e-3", "é", "١٢", '"not True"', "a\\ b",
 ]
 INI_VARS_VALUES = [
     "1", "-7", "3.25", "1e3", "True", "true", "None", "yes", "abc", "abc def",
     "'quoted # hash'", '"dq"', "[1, 'a', None]", "{'a': {'b': 2}}", "True # comment",
     "a=b", "'it''s'", "{{ alpha }}", "http://h:5000", "010", "0x10", '""', "(1, 2)",
+    "2.19.0", "10.0.0.1", "/var/lib/mlflow", "not True", "- 5", "1 if True else 2", "{}",
 ]
 
 yaml_leaf = st.sampled_from(YAML_SCALARS).map(Raw) | st.sampled_from(BLOCKS)
@@ -195,8 +197,11 @@ def inventories(draw: st.DrawFn) -> Inventory:
                 parent.children.append(child.name)
     for g in groups:
         g.vars = draw(inline)
-        if draw(st.booleans()):
-            g.vars["ansible_group_priority"] = priority(draw(st.integers(0, 5)))
+        # high values first: a parent outranking its child is where depth-vs-priority
+        # ordering mistakes show
+        level = draw(st.sampled_from([5, None, 0, 3]))
+        if level is not None:
+            g.vars["ansible_group_priority"] = priority(level)
 
     hosts = draw(st.lists(st.sampled_from(HOST_NAMES), min_size=1, max_size=4, unique=True))
     all_hosts: list[HostEntry] = []
@@ -223,7 +228,34 @@ def inventories(draw: st.DrawFn) -> Inventory:
         inv.playbook_host_vars = draw(vars_dir(members))
     inv.source_is_dir = draw(st.booleans())
     inv.yaml_roots = fmt == "yaml" and draw(st.booleans())
+    add_probes(inv)
     return inv
+
+
+def add_probes(inv: Inventory) -> None:
+    """Make precedence observable: every source sets ``probe`` to its own name, and a
+    second probe only sources of its kind set, so each host's resolved probes say which
+    source won overall, among inline group vars, and among group_vars files. Without
+    them most random examples never put two sources in competition for one name."""
+
+    def tag(text: str, *, ini: bool) -> Value:
+        return IniRaw(text) if ini else Raw(f'"{text}"')
+
+    ini = inv.fmt == "ini"
+    for name, mapping in [("all", inv.all_vars), *((g.name, g.vars) for g in inv.groups)]:
+        mapping["probe"] = mapping["probe_inline"] = tag(f"inline:{name}", ini=ini)
+    for group_name, entries in [("all", inv.all_hosts), *((g.name, g.hosts) for g in inv.groups)]:
+        for entry in entries:
+            entry.vars["probe"] = tag(f"host-inline:{group_name}:{entry.pattern}", ini=ini)
+    layers = [("group_vars", inv.group_vars, "probe_gfile"), ("host_vars", inv.host_vars, ""),
+              ("pb-group_vars", inv.playbook_group_vars or [], "probe_gfile"),
+              ("pb-host_vars", inv.playbook_host_vars or [], "")]
+    for kind, files, second in layers:
+        for vf in files:
+            if vf.raw_text is None:
+                vf.vars["probe"] = tag(f"{kind}:{vf.relpath}", ini=False)
+                if second:
+                    vf.vars[second] = vf.vars["probe"]
 
 
 # ----------------------------------------------------------------------------- comparison
@@ -252,7 +284,16 @@ def assert_same(source: Path, playbook_dir: Path | None, empty_dir: Path, cwd: P
     assert ours_groups == theirs_groups, "group membership differs"
     assert sorted(ours_vars) == sorted(theirs_vars), "host sets differ"
     for host in sorted(theirs_vars):
-        assert ours_vars[host] == theirs_vars[host], f"hostvars of {host} differ"
+        assert ours_vars[host] == theirs_vars[host], _diff(host, ours_vars[host], theirs_vars[host])
+
+
+def _diff(host: str, ours: dict[str, Any], theirs: dict[str, Any]) -> str:
+    lines = [f"hostvars of {host} differ (ours vs ansible-inventory):"]
+    for key in sorted(set(ours) | set(theirs)):
+        a, b = ours.get(key, "<absent>"), theirs.get(key, "<absent>")
+        if a != b:
+            lines.append(f"  {key}: ours={a!r}  ansible={b!r}")
+    return "\n".join(lines)
 
 
 @pytest.fixture(scope="module")
