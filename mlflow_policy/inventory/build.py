@@ -87,6 +87,7 @@ class _Renderer:
         self.playbook_dir = str(playbook_dir)
         self._groups: dict[str, list[str]] | None = None
         self._scopes: dict[str, Any] = {}
+        self._frames: list[Any] = []  # shared by every host's scope (see HostScope)
         self.hostvars = _HostVars(self)
 
     def magic(self, name: str) -> dict[str, Any]:
@@ -112,11 +113,12 @@ class _Renderer:
         if scope is None:
             from mlflow_policy.inventory.template import HostScope
 
-            scope = self._scopes[name] = HostScope(self.layers[name].entries, self.magic(name))
+            scope = self._scopes[name] = HostScope(self.layers[name].entries, self.magic(name),
+                                                   self._frames)
         return scope
 
     def render(self, name: str) -> tuple[dict[str, Any], frozenset[str]] | None:
-        """The host's rendered vars and the vars whose rendering read vaulted data."""
+        """The host's rendered vars, and the dotted paths rendered from vaulted data."""
         layers = self.layers[name]
         keys = [k for k, e in layers.entries.items() if e.has_template]
         if not keys:
@@ -133,7 +135,7 @@ class _Renderer:
                     inventory=self.ctx.name, host=name, fact=f"vars.{path}",
                     location=_nearest(layers.prov, path),
                 ))
-        return rendered, frozenset(scope.tainted.intersection(keys))
+        return rendered, frozenset(scope.vaulted_paths)
 
 
 def _nearest(prov: Mapping[str, Location], path: str) -> Location | None:

@@ -29,11 +29,13 @@ def _has_template(value: Any) -> bool:
 class Entry:
     """One var's value as written in one place."""
 
-    __slots__ = ("has_template", "loc", "nested", "value", "vaulted")
+    __slots__ = ("has_template", "loc", "nested", "secret", "value", "vaulted")
 
     def __init__(self, value: Any, loc: Location, *, all_vaulted: bool = False) -> None:
         self.value = value
         self.loc = loc
+        # plaintext that came out of a decrypted vault file (a VaultedValue is opaque instead)
+        self.secret = all_vaulted
         # dotted sub-paths ("key.sub") -> where each mapping value was written
         self.nested: dict[str, Location] = {}
         # dotted sub-paths ("" = the value itself) that are vaulted

@@ -153,8 +153,8 @@ def _check_defined(value: Any) -> Any:
         value = list(value)
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
-    if isinstance(value, VaultedValue):
-        raise RenderFailure("it uses a vaulted value (no vault secret is used for templates)")
+    if isinstance(value, _Sealed):
+        value._touch()
     if isinstance(value, Mapping):
         for v in value.values():
             _check_defined(v)
@@ -211,33 +211,105 @@ def is_template(value: Any) -> bool:
         m in value for m in _MARKERS)
 
 
-class HostScope(Mapping[str, Any]):
-    """A host's vars as templates see them: rendered on first use, magic vars on top."""
+class _Frame:
+    """What one template string read while rendering: opaque vaulted values (then its
+    result is itself an opaque vaulted value) or decrypted plaintext (then its result is
+    rendered but counts as vaulted)."""
 
-    def __init__(self, entries: dict[str, Entry], magic: Mapping[str, Any]) -> None:
+    __slots__ = ("ciphertexts", "opaque", "secret")
+
+    def __init__(self) -> None:
+        self.opaque = False
+        self.secret = False
+        self.ciphertexts: list[str] = []
+
+
+class _UsesVault(Exception):
+    """A template used a vaulted value; never a LookupError, so Jinja cannot swallow it."""
+
+
+class _Sealed:
+    """Stands for a VaultedValue while templates render: any use of it (printing,
+    comparing, concatenating, filtering) marks the template opaque. Values merely passed
+    through are caught when the result is checked."""
+
+    __slots__ = ("ciphertext", "frames")
+
+    def __init__(self, ciphertext: str, frames: list[_Frame]) -> None:
+        self.ciphertext = ciphertext
+        self.frames = frames
+
+    def _touch(self, *_args: Any, **_kwargs: Any) -> Any:
+        for frame in self.frames:
+            frame.opaque = True
+            frame.ciphertexts.append(self.ciphertext)
+        raise _UsesVault("it uses a vaulted value")
+
+    __str__ = __repr__ = __format__ = __bool__ = __len__ = __iter__ = _touch
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __hash__ = _touch
+    __add__ = __radd__ = __mul__ = __rmul__ = __mod__ = __rmod__ = _touch
+    __contains__ = __getitem__ = __call__ = __int__ = __float__ = __index__ = _touch
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._touch()
+
+
+def _seal(value: Any, frames: list[_Frame]) -> Any:
+    if isinstance(value, VaultedValue):
+        return _Sealed(value.ciphertext, frames)
+    if isinstance(value, Mapping):
+        return {k: _seal(v, frames) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_seal(v, frames) for v in value]
+    return value
+
+
+def _derived(source: str, frame: _Frame) -> VaultedValue:
+    # Equal for hosts whose template and secrets are equal, so `consistent` still works.
+    return VaultedValue("\x00".join([source, *frame.ciphertexts]))
+
+
+class HostScope(Mapping[str, Any]):
+    """A host's vars as templates see them: rendered on first use, magic vars on top.
+
+    ``frames`` is shared by every host's scope of one run, so that what a template reads
+    through ``hostvars`` counts too.
+    """
+
+    def __init__(self, entries: dict[str, Entry], magic: Mapping[str, Any],
+                 frames: list[_Frame] | None = None) -> None:
         self.entries = entries
         self.magic = magic
+        self.frames: list[_Frame] = frames if frames is not None else []
         self.done: dict[str, Any] = {}
         self.failed: dict[str, list[tuple[str, str]]] = {}  # var -> [(dotted path, reason)]
         self.active: set[str] = set()
-        # vars whose rendering read vaulted data (a decrypted vault file's values): the
-        # rendered text may hold the secret, so it counts as vaulted too
-        self.tainted: set[str] = set()
+        self.vaulted_paths: set[str] = set()  # leaves rendered from vaulted data
+        self.opaque_vars: set[str] = set()  # rendered vars holding derived VaultedValues
+        self.secret_vars: set[str] = set()  # rendered vars holding decrypted plaintext
+
+    def _mark(self, *, secret: bool) -> None:
+        for frame in self.frames:
+            frame.secret = frame.secret or secret
 
     def __getitem__(self, key: str) -> Any:
         if key in self.magic:
             return self.magic[key]
         entry = self.entries[key]  # KeyError: undefined, as Jinja expects
-        if entry.vaulted and self.active:
-            self.tainted |= self.active
         if not entry.has_template:
-            return entry.value
+            if entry.secret:
+                self._mark(secret=True)
+            return _seal(entry.value, self.frames) if entry.vaulted else entry.value
         value = self.render(key)
-        if key in self.tainted and self.active:
-            self.tainted |= self.active
         if key in self.failed:
             path, reason = self.failed[key][0]
             raise RenderFailure(f"'{path}' cannot be rendered ({reason})")
+        if key in self.secret_vars or entry.secret:
+            self._mark(secret=True)
+        if key in self.opaque_vars or entry.vaulted:
+            return _seal(value, self.frames)
         return value
 
     def __contains__(self, key: object) -> bool:
@@ -258,7 +330,7 @@ class HostScope(Mapping[str, Any]):
         self.active.add(key)
         try:
             failures: list[tuple[str, str]] = []
-            value = self._walk(self.entries[key].value, key, failures)
+            value = self._walk(self.entries[key].value, key, key, failures)
         finally:
             self.active.discard(key)
         if failures:
@@ -266,20 +338,44 @@ class HostScope(Mapping[str, Any]):
         self.done[key] = value
         return value
 
-    def _walk(self, value: Any, path: str, failures: list[tuple[str, str]]) -> Any:
+    def _leaf(self, source: str, key: str, path: str,
+              failures: list[tuple[str, str]]) -> Any:
+        frame = _Frame()
+        self.frames.append(frame)
+        error: Exception | None = None
+        try:
+            result = render_string(source, self)
+        except RecursionError:
+            error = RenderFailure("recursive loop detected")
+        except Exception as exc:  # any Jinja/filter error means "not renderable"
+            error = exc
+        finally:
+            self.frames.pop()
+        if frame.opaque:
+            # Ansible would decrypt and deploy the secret: an opaque vaulted value, not
+            # an unresolved template.
+            self.vaulted_paths.add(path)
+            self.opaque_vars.add(key)
+            if frame.secret:
+                self.secret_vars.add(key)
+            return _derived(source, frame)
+        if error is not None:
+            failures.append((path, _reason(error)))
+            return source
+        if frame.secret:
+            self.vaulted_paths.add(path)
+            self.secret_vars.add(key)
+        return result
+
+    def _walk(self, value: Any, key: str, path: str,
+              failures: list[tuple[str, str]]) -> Any:
         if is_template(value):
-            try:
-                return render_string(value, self)
-            except RecursionError:
-                failures.append((path, "recursive loop detected"))
-            except Exception as exc:  # any Jinja/filter error means "not renderable"
-                failures.append((path, _reason(exc)))
-            return value
+            return self._leaf(value, key, path, failures)
         if isinstance(value, Mapping):
-            out = {k: self._walk(v, f"{path}.{k}", failures) for k, v in value.items()}
+            out = {k: self._walk(v, key, f"{path}.{k}", failures) for k, v in value.items()}
             return out if any(out[k] is not value[k] for k in out) else value
         if isinstance(value, list):
-            items = [self._walk(v, f"{path}.{i}", failures) for i, v in enumerate(value)]
+            items = [self._walk(v, key, f"{path}.{i}", failures) for i, v in enumerate(value)]
             return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
         return value
 
