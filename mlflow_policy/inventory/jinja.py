@@ -1,0 +1,200 @@
+"""The Jinja2 environment that renders inventory values as Ansible 2.19 does: sandboxed,
+native result types for a lone expression, Ansible's lexer and newline rules, undefined
+values that chain until used, and the common filters of :mod:`.filters`.
+
+jinja2 is imported when the first template is compiled, never for inventories without one.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Mapping
+from itertools import chain, islice
+from typing import Any
+
+from mlflow_policy.inventory.sealing import Sealed
+
+
+class RenderFailure(Exception):
+    """A value that cannot be rendered; deliberately not a LookupError, so that Jinja's
+    attribute and item fallbacks do not swallow it."""
+
+
+def _concat(values: Iterator[Any]) -> Any:
+    # Ansible drops None-valued nodes ("a{{ none }}b" is "ab"), returns a lone node as is
+    # and None for no node at all.
+    nodes = (v for v in values if v is not None)
+    head = list(islice(nodes, 2))
+    if not head:
+        return None
+    if len(head) == 1:
+        return head[0]
+    return "".join(str(v) for v in chain(head, nodes))
+
+
+_ENV: list[Any] = []
+_COMPILED: dict[str, Any] = {}
+
+
+def _env() -> Any:
+    if _ENV:
+        return _ENV[0]
+    from jinja2 import StrictUndefined
+    from jinja2.lexer import TOKEN_STRING, TOKEN_VARIABLE_BEGIN, TOKEN_VARIABLE_END, Lexer
+    from jinja2.nativetypes import NativeCodeGenerator
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from mlflow_policy.inventory.filters import FILTERS, TESTS
+
+    class CodeGen(NativeCodeGenerator):
+        # Like Ansible's AnsibleCodeGenerator: a lone constant keeps its type
+        # ("{{ 22 | int }}" folds to the int 22, not to the text "22").
+        def _output_const_repr(self, group: Any) -> str:
+            items = list(group)
+            if len(items) == 1:
+                return repr(items[0])
+            return repr("".join(map(str, items)))
+
+    class Undefined(StrictUndefined):
+        # Ansible's undefined markers chain (``a.b[c]`` with ``a`` or ``c`` undefined stays
+        # undefined, so ``| default(x)`` still applies) and fail only when used.
+        __slots__ = ()
+
+        def __getattr__(self, name: str) -> Any:
+            if name[:2] == "__":
+                raise AttributeError(name)
+            return self
+
+        def __getitem__(self, _key: Any) -> Any:
+            return self
+
+    class Lex(Lexer):
+        # Ansible's AnsibleLexer: backslashes in string literals inside {{ }} are kept
+        # literally ('\\1' in YAML reaches regex_replace as \1, not as chr(1)).
+        def tokeniter(self, *args: Any, **kwargs: Any) -> Iterator[tuple[int, str, str]]:
+            in_variable = False
+            for token in super().tokeniter(*args, **kwargs):
+                kind = token[1]
+                if kind == TOKEN_VARIABLE_BEGIN:
+                    in_variable = True
+                elif kind == TOKEN_VARIABLE_END:
+                    in_variable = False
+                elif in_variable and kind == TOKEN_STRING:
+                    yield (token[0], kind, token[2].replace("\\", "\\\\"))
+                    continue
+                yield token
+
+    class Env(ImmutableSandboxedEnvironment):
+        code_generator_class = CodeGen
+        concat = staticmethod(_concat)  # type: ignore[assignment]
+        # The sandbox bounds range() but not arithmetic: a value like "{{ 9 ** 9 ** 9 }}"
+        # or "{{ 'x' * 10 ** 9 }}" would hang or exhaust a pre-commit hook.
+        intercepted_binops = frozenset({"**", "*"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**":
+                if isinstance(right, int) and (abs(right) > 10_000 or (
+                        isinstance(left, int) and right * left.bit_length() > 100_000)):
+                    raise RenderFailure("exponent too large to compute safely")
+                return left**right
+            if operator == "*":
+                for seq, n in ((left, right), (right, left)):
+                    if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and (
+                            len(seq) * n > 10_000_000):
+                        raise RenderFailure("repetition too large to compute safely")
+                return left * right
+            return super().call_binop(context, operator, left, right)
+
+        @property
+        def lexer(self) -> Lexer:
+            lexer = self.__dict__.get("_mlflow_policy_lexer")
+            if lexer is None:
+                lexer = self.__dict__["_mlflow_policy_lexer"] = Lex(self)
+            return lexer
+
+    env = Env(undefined=Undefined, extensions=["jinja2.ext.loopcontrols"])
+    for name, fn in FILTERS.items():
+        env.filters[name] = fn
+    env.filters["d"] = env.filters["default"]
+    for name in list(env.filters):
+        if "." not in name:
+            env.filters[f"ansible.builtin.{name}"] = env.filters[name]
+    env.tests.update(TESTS)
+    for name in list(env.tests):
+        if "." not in name:
+            env.tests[f"ansible.builtin.{name}"] = env.tests[name]
+    _ENV.append(env)
+    return env
+
+
+def _compile(source: str) -> Any:
+    tmpl = _COMPILED.get(source)
+    if tmpl is None:
+        if len(_COMPILED) > 4096:
+            _COMPILED.clear()
+        with warnings.catch_warnings():
+            # user data such as '\.' in a Jinja string literal; not ours to warn about
+            warnings.simplefilter("ignore", DeprecationWarning)
+            tmpl = _COMPILED[source] = _env().from_string(source)
+    return tmpl
+
+
+def _check_defined(value: Any) -> Any:
+    from jinja2 import Undefined
+
+    if isinstance(value, (Iterator, range)):
+        # lazy results (map, select, range) are materialised, as Ansible finalises them
+        value = list(value)
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    if isinstance(value, Sealed):
+        value._touch()
+    if isinstance(value, Mapping):
+        for v in value.values():
+            _check_defined(v)
+    elif isinstance(value, list):
+        for v in value:
+            _check_defined(v)
+    return value
+
+
+def render_string(source: str, scope: Mapping[str, Any]) -> Any:
+    """One template string against ``scope``; raises on any failure."""
+    env = _env()
+    tmpl = _compile(source)
+    ctx = tmpl.new_context(_Scope(scope, env.globals), shared=True)
+    result = _check_defined(env.concat(tmpl.root_render_func(ctx)))
+    if isinstance(result, str):
+        # Ansible gives back the trailing newlines Jinja's lexer drops, to string results
+        missing = _trailing_newlines(source) - _trailing_newlines(result)
+        if missing > 0:
+            result += "\n" * missing
+    return result
+
+
+def _trailing_newlines(text: str) -> int:
+    return len(text) - len(text.rstrip("\n"))
+
+
+class _Scope(Mapping[str, Any]):
+    """The host's vars first, then Jinja's globals (``range``, ``dict``...)."""
+
+    __slots__ = ("glob", "vars")
+
+    def __init__(self, vars_: Mapping[str, Any], glob: Mapping[str, Any]) -> None:
+        self.vars = vars_
+        self.glob = glob
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.vars:
+            return self.vars[key]
+        return self.glob[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.vars or key in self.glob
+
+    def __iter__(self) -> Iterator[str]:
+        return chain(iter(self.vars), iter(self.glob))
+
+    def __len__(self) -> int:
+        return len(self.vars) + len(self.glob)
