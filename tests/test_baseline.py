@@ -172,3 +172,16 @@ def test_fixture_inventories_are_not_read_as_policies(
     assert walked == []
     code, _out, err = run(capsys, "validate")
     assert code == 0, err
+
+
+def test_backend_uris_with_vaulted_passwords_are_still_checked(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The examples' PostgreSQL URIs embed a vaulted password, so the whole rendered URI is
+    opaque; the backend rules must still evaluate those servers, not skip them."""
+    rules = ("mlflow-baseline/backend-transactional", "mlflow-baseline/db-pool-sized")
+    argv = ["check", "-i", "inventories/staging", "--format", "json"]
+    code, out, _ = run(capsys, *argv, *(x for r in rules for x in ("--rule", r)))
+    doc = json.loads(out)
+    assert code == 0
+    assert doc["summary"]["skipped"] == 0
+    assert doc["summary"]["unmatched_rules"] == []
