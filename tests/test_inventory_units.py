@@ -227,3 +227,10 @@ def test_values_rendered_from_a_decrypted_vault_count_as_vaulted(tmp_path: Path)
     assert {"token", "header", "indirect"} <= host.vaulted
     assert "plain" not in host.vaulted
     assert host.provenance["token"] == Location("group_vars/g.yml", 1, 8)
+
+
+def test_vars_magic_reads_the_hosts_own_vars(tmp_path: Path) -> None:
+    # As in a play (ansible-inventory has no 'vars'; a playbook run, which deploys, does).
+    (tmp_path / "hosts").write_text("h1 p=5 q=\"{{ vars['p'] + 1 }}\" r=\"{{ vars.p }}\"\n")
+    host = resolve_inventory(tmp_path / "hosts", root=tmp_path).hosts["h1"]
+    assert (host.vars["q"], host.vars["r"]) == (6, 5)

@@ -50,6 +50,9 @@ class HostScope(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         if key in self.magic:
             return self.magic[key]
+        if key == "vars" and key not in self.entries:
+            # in a play, 'vars' is every var of the host: {{ vars['mlflow_port'] }}
+            return self
         entry = self.entries[key]  # KeyError: undefined, as Jinja expects
         if not entry.has_template:
             if entry.secret:
@@ -66,7 +69,7 @@ class HostScope(Mapping[str, Any]):
         return value
 
     def __contains__(self, key: object) -> bool:
-        return key in self.magic or key in self.entries
+        return key in self.magic or key in self.entries or key == "vars"
 
     def __iter__(self) -> Iterator[str]:
         return chain(iter(self.magic), (k for k in self.entries if k not in self.magic))
