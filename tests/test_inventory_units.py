@@ -234,3 +234,22 @@ def test_vars_magic_reads_the_hosts_own_vars(tmp_path: Path) -> None:
     (tmp_path / "hosts").write_text("h1 p=5 q=\"{{ vars['p'] + 1 }}\" r=\"{{ vars.p }}\"\n")
     host = resolve_inventory(tmp_path / "hosts", root=tmp_path).hosts["h1"]
     assert (host.vars["q"], host.vars["r"]) == (6, 5)
+
+
+def test_a_vault_encrypted_inventory_file(tmp_path: Path) -> None:
+    require_ansible()
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    from mlflow_policy.inventory import VaultSecrets
+
+    (tmp_path / "hosts").write_bytes(VaultLib([("default", VaultSecret(b"pw"))]).encrypt(
+        b"[g]\nh1:2222 token=s3cret\n"))
+    password = tmp_path / "pw"
+    password.write_text("pw")
+    inv = resolve_inventory(tmp_path / "hosts", root=tmp_path,
+                            vault_secrets=VaultSecrets.from_cli([password]))
+    assert inv.hosts["h1"].raw_vars == {"ansible_port": 2222, "token": "s3cret"}
+    assert {"ansible_port", "token"} <= inv.hosts["h1"].vaulted
+    skipped = resolve_inventory(tmp_path / "hosts", root=tmp_path)
+    assert skipped.hosts == {}
+    assert [d.rule for d in skipped.diagnostics] == ["mlflow-policy/vaulted-file"]

@@ -94,6 +94,8 @@ class InventoryData:
         self.groups: dict[str, Group] = {}
         self.hosts: dict[str, Host] = {}
         self.current_source: str | None = None
+        # the current source was a decrypted vault file: all its values count as vaulted
+        self.current_source_vaulted = False
         self._ancestors: dict[str, frozenset[str]] = {}
         for name in ("all", "ungrouped"):
             self.add_group(name)
@@ -124,7 +126,8 @@ class InventoryData:
             self.hosts[name] = host
             # Ansible sets the port only when it creates the host.
             if port and loc is not None:
-                host.vars["ansible_port"] = Entry(int(port), loc)
+                host.vars["ansible_port"] = Entry(int(port), loc,
+                                                  all_vaulted=self.current_source_vaulted)
         if group is not None:
             self._add_host_to_group(self.groups[group], host)
         return name
@@ -136,6 +139,8 @@ class InventoryData:
             host.groups.append(group.name)
 
     def set_variable(self, entity: str, key: Any, entry: Entry) -> None:
+        if self.current_source_vaulted and not entry.secret:
+            entry = Entry(entry.value, entry.loc, all_vaulted=True)
         # Ansible looks the name up as a group first: a host named like a group sets the
         # group's var.
         if entity in self.groups:

@@ -61,6 +61,7 @@ def read_source(path: Path, inv: InventoryData, ctx: Context) -> None:
         return
     text = decode_utf8(raw[0], display)
     inv.current_source = os.path.abspath(path)  # inventory_file, as Ansible unfracks it
+    inv.current_source_vaulted = raw[1]
     ext = os.path.splitext(path.name)[1]
     if ext == ".toml":
         import tomllib
