@@ -119,6 +119,21 @@ def test_arch_linux_vaulted_files_are_skipped_with_a_warning(
     assert len(oracle.hostvars_from_list(listed)) == 48
     _assert_same(ours, listed)
 
+    # templates: what we render, Ansible renders alike on the copy
+    unresolved = {(d.host, (d.fact or "").split(".")[1]) for d in ours.diagnostics
+                  if d.rule == "mlflow-policy/unresolved-template"}
+    names = sorted({k for h in ours.hosts.values() for k in h.raw_vars
+                    if h.vars[k] is not h.raw_vars[k]})
+    theirs = oracle.ansible_rendered_vars(["hosts"], copy, sorted(ours.hosts), names,
+                                          playbook_dir=str(copy))
+    compared = 0
+    for host in ours.hosts.values():
+        for var in names:
+            if var in host.raw_vars and (host.name, var) not in unresolved:
+                assert oracle.normalise(host.vars[var]) == theirs[host.name][var], (host, var)
+                compared += 1
+    assert compared > 100
+
 
 @pytest.mark.ansible
 def test_alancoding_whole_file_vaults_decrypt_with_the_password(

@@ -89,6 +89,8 @@ class _Renderer:
         self._scopes: dict[str, Any] = {}
         self._frames: list[Any] = []  # shared by every host's scope (see HostScope)
         self.hostvars = _HostVars(self)
+        self.skipped_vaults = any(d.rule == "mlflow-policy/vaulted-file"
+                                  for d in ctx.diagnostics)
 
     def magic(self, name: str) -> dict[str, Any]:
         if self._groups is None:
@@ -128,10 +130,14 @@ class _Renderer:
         for key in keys:
             rendered[key] = scope.render(key)
             for path, reason in scope.failed.get(key, ()):
+                hint = ""
+                if "is undefined" in reason and self.skipped_vaults:
+                    hint = ("; it may be set in a vault-encrypted file that was skipped for "
+                            "want of a vault secret")
                 self.ctx.diagnostics.append(Diagnostic(
                     rule="mlflow-policy/unresolved-template",
                     message=(f"vars.{path} holds a template that cannot be rendered "
-                             f"statically ({reason}); it is kept as written"),
+                             f"statically ({reason}{hint}); it is kept as written"),
                     inventory=self.ctx.name, host=name, fact=f"vars.{path}",
                     location=_nearest(layers.prov, path),
                 ))

@@ -264,6 +264,22 @@ def hash_filter(value: Any, hashtype: str = "sha1") -> str:
     return h.hexdigest()
 
 
+def _extract(environment: Any, item: Any, container: Any, morekeys: Any = None) -> Any:
+    keys = [item] if morekeys is None else (
+        [item, *morekeys] if isinstance(morekeys, list) else [item, morekeys])
+    value = container
+    for key in keys:
+        value = environment.getitem(value, key)
+    return value
+
+
+def extract_filter() -> Callable[..., Any]:
+    """``extract`` needs Jinja's environment (undefined handling); built when jinja2 is."""
+    from jinja2 import pass_environment
+
+    return pass_environment(_extract)
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "split": lambda s, sep=None, maxsplit=-1: _text(s).split(sep, maxsplit),
     "zip": lambda *seqs: [list(t) for t in zip(*seqs, strict=False)],

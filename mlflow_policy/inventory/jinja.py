@@ -44,7 +44,7 @@ def _env() -> Any:
     from jinja2.nativetypes import NativeCodeGenerator
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    from mlflow_policy.inventory.filters import FILTERS, TESTS
+    from mlflow_policy.inventory.filters import FILTERS, TESTS, extract_filter
 
     class CodeGen(NativeCodeGenerator):
         # Like Ansible's AnsibleCodeGenerator: a lone constant keeps its type
@@ -115,6 +115,7 @@ def _env() -> Any:
     env = Env(undefined=Undefined, extensions=["jinja2.ext.loopcontrols"])
     for name, fn in FILTERS.items():
         env.filters[name] = fn
+    env.filters["extract"] = extract_filter()
     env.filters["d"] = env.filters["default"]
     for name in list(env.filters):
         if "." not in name:

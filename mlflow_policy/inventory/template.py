@@ -140,13 +140,14 @@ def _reason(exc: Exception) -> str:
     """Why a template failed, without echoing data: only messages known to name the
     template's own words (undefined names, unknown filters, syntax) are kept; any other
     error may quote a value (``int('s3cret')``), so only its type is shown."""
-    from jinja2 import TemplateSyntaxError, UndefinedError
+    from jinja2 import TemplateRuntimeError, TemplateSyntaxError, UndefinedError
 
     text = str(exc).strip().splitlines()
     msg = text[0][:200] if text else ""
     if isinstance(exc, UndefinedError) and ("lookup" in msg or "query" in msg):
         return f"{msg} (lookups are not run in static mode)"
-    if isinstance(exc, (UndefinedError, TemplateSyntaxError, RenderFailure)):
+    if isinstance(exc, (UndefinedError, TemplateSyntaxError, RenderFailure)) or (
+            isinstance(exc, TemplateRuntimeError) and msg.startswith(("No filter", "No test"))):
         return msg or type(exc).__name__
     return type(exc).__name__
 
