@@ -131,7 +131,9 @@ class _Renderer:
             rendered[key] = scope.render(key)
             for path, reason in scope.failed.get(key, ()):
                 hint = ""
-                if "is undefined" in reason and self.skipped_vaults:
+                if "'ansible_facts'" in reason or "'ansible_local'" in reason:
+                    hint = "; facts exist only when Ansible runs on the host (see --live)"
+                elif "is undefined" in reason and self.skipped_vaults:
                     hint = ("; it may be set in a vault-encrypted file that was skipped for "
                             "want of a vault secret")
                 self.ctx.diagnostics.append(Diagnostic(

@@ -68,6 +68,14 @@ def _env() -> Any:
         def __getitem__(self, _key: Any) -> Any:
             return self
 
+        @property
+        def _undefined_message(self) -> str:
+            # "'...template.HostScope object' has no attribute 'x'" says nothing to a user
+            if type(self._undefined_obj).__name__ == "HostScope":
+                return f"host var {self._undefined_name!r} is undefined"
+            message: str = super()._undefined_message
+            return message
+
     class Lex(Lexer):
         # Ansible's AnsibleLexer: backslashes in string literals inside {{ }} are kept
         # literally ('\\1' in YAML reaches regex_replace as \1, not as chr(1)).
