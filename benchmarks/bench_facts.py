@@ -218,6 +218,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=OUT,
                    help="where fleets are generated (default: benchmarks/out, gitignored)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write raw numbers here")
+    p.add_argument("--profile", type=Path, metavar="DIR",
+                   help="also run ours once under cProfile per size, writing "
+                        "DIR/facts-<size>.prof (read with python -m pstats)")
     return p.parse_args(argv)
 
 
@@ -243,6 +246,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"[{size} hosts] ours {_fmt_time(ours)} {_fmt_mem(ours)}",
                   file=sys.stderr, flush=True)
             row = Row(size, nfiles, ours)
+            if args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                prof = args.profile.resolve() / f"facts-{size}.prof"
+                cmd = ours_cmd(args.ours, inv, pb)
+                if args.ours == "cli":  # the console script is a Python file
+                    cmd = [sys.executable, *cmd]
+                cmd[1:1] = ["-m", "cProfile", "-o", str(prof)]
+                measure(cmd, cwd, env, timeout=3600)
+                print(f"[{size} hosts] profile written to {prof}", file=sys.stderr)
             if args.skip_ansible_above is None or size <= args.skip_ansible_above:
                 cmd = [str(ansible), "-i", str(inv), "--list", "--playbook-dir", str(pb)]
                 row.ansible = best_of(cmd, cwd, env, repeat, args.ansible_timeout)
