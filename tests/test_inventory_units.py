@@ -253,3 +253,24 @@ def test_a_vault_encrypted_inventory_file(tmp_path: Path) -> None:
     skipped = resolve_inventory(tmp_path / "hosts", root=tmp_path)
     assert skipped.hosts == {}
     assert [d.rule for d in skipped.diagnostics] == ["mlflow-policy/vaulted-file"]
+
+
+def test_opaque_templates_get_a_redacted_text_when_they_only_print_secrets() -> None:
+    from mlflow_policy.inventory.data import Entry
+    from mlflow_policy.inventory.template import HostScope
+    from mlflow_policy.model import VaultedValue
+
+    at = Location("x.yml", 1, 1)
+    entries = {name: Entry(value, at) for name, value in {
+        "pw": VaultedValue("CT"), "user": "mlflow",
+        "uri": "postgresql://{{ user }}:{{ pw }}@db/mlflow",
+        "compared": "{{ pw == 'x' }}", "rewritten": "{{ pw | regex_replace('.', 'x') }}",
+    }.items()}
+    scope = HostScope(entries, {})
+    for name in ("uri", "compared", "rewritten"):
+        assert isinstance(scope.render(name), VaultedValue)
+    assert scope._redacted(entries["uri"].value) == "postgresql://mlflow:***@db/mlflow"
+    assert scope._redacted(entries["compared"].value) is None
+    assert scope._redacted(entries["rewritten"].value) is None
+    assert scope.vaulted_paths == {"uri", "compared", "rewritten"}
+    assert not scope.failed

@@ -17,12 +17,15 @@ class Frame:
     result is itself an opaque vaulted value) or decrypted plaintext (then its result is
     rendered but counts as vaulted)."""
 
-    __slots__ = ("ciphertexts", "opaque", "secret")
+    __slots__ = ("ciphertexts", "opaque", "redact", "secret")
 
-    def __init__(self) -> None:
+    def __init__(self, *, redact: bool = False) -> None:
         self.opaque = False
         self.secret = False
         self.ciphertexts: list[str] = []
+        # second pass over an opaque template: vaulted values print as "***", to give the
+        # derived value a redacted text (postgresql://mlflow:***@db/mlflow)
+        self.redact = redact
 
 
 class UsesVault(Exception):
@@ -46,7 +49,13 @@ class Sealed:
             frame.ciphertexts.append(self.ciphertext)
         raise UsesVault("it uses a vaulted value")
 
-    __str__ = __repr__ = __format__ = __bool__ = __len__ = __iter__ = _touch
+    def _text(self, *_args: Any) -> str:
+        if self.frames and self.frames[-1].redact:
+            return REDACTED
+        return str(self._touch())
+
+    __str__ = __format__ = _text
+    __repr__ = __bool__ = __len__ = __iter__ = _touch
     __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __hash__ = _touch
     __add__ = __radd__ = __mul__ = __rmul__ = __mod__ = __rmod__ = _touch
     __contains__ = __getitem__ = __call__ = __int__ = __float__ = __index__ = _touch
@@ -67,6 +76,14 @@ def seal(value: Any, frames: list[Frame]) -> Any:
     return value
 
 
-def derived(source: str, frame: Frame) -> VaultedValue:
+REDACTED = "***"
+# Whether the model's VaultedValue can carry a redacted text (an optional field).
+_HAS_REDACTED = "redacted" in getattr(VaultedValue, "__dataclass_fields__", {})
+
+
+def derived(source: str, frame: Frame, redacted: str | None = None) -> VaultedValue:
     # Equal for hosts whose template and secrets are equal, so `consistent` still works.
-    return VaultedValue("\x00".join([source, *frame.ciphertexts]))
+    kwargs: dict[str, Any] = {}
+    if redacted is not None and _HAS_REDACTED:
+        kwargs["redacted"] = redacted
+    return VaultedValue("\x00".join([source, *frame.ciphertexts]), **kwargs)

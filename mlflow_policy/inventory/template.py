@@ -13,7 +13,7 @@ from typing import Any
 
 from mlflow_policy.inventory.data import Entry
 from mlflow_policy.inventory.jinja import RenderFailure, render_string
-from mlflow_policy.inventory.sealing import Frame, derived, seal
+from mlflow_policy.inventory.sealing import REDACTED, Frame, derived, seal
 from mlflow_policy.model import Unsafe
 
 _MARKERS = ("{{", "{%", "{#")
@@ -114,7 +114,8 @@ class HostScope(Mapping[str, Any]):
             self.opaque_vars.add(key)
             if frame.secret:
                 self.secret_vars.add(key)
-            return derived(source, frame)
+                return derived(source, frame)
+            return derived(source, frame, self._redacted(source))
         if error is not None:
             failures.append((path, _reason(error)))
             return source
@@ -122,6 +123,22 @@ class HostScope(Mapping[str, Any]):
             self.vaulted_paths.add(path)
             self.secret_vars.add(key)
         return result
+
+    def _redacted(self, source: str) -> str | None:
+        """The template's text with every vaulted value printed as ``***``, when it only
+        prints them (and reads no decrypted plaintext)."""
+        frame = Frame(redact=True)
+        self.frames.append(frame)
+        try:
+            result = render_string(source, self)
+        except Exception:
+            return None
+        finally:
+            self.frames.pop()
+        # a text whose *** a filter rewrote would mislead: keep only plain substitutions
+        if isinstance(result, str) and REDACTED in result and not frame.secret:
+            return result
+        return None
 
     def _walk(self, value: Any, key: str, path: str,
               failures: list[tuple[str, str]]) -> Any:
