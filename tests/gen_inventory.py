@@ -107,6 +107,11 @@ class Inventory:
     playbook_host_vars: list[VarsFile] | None = None
     source_is_dir: bool = False  # pass the directory (not the file) as -i
     yaml_roots: bool = False  # YAML: top-level groups as document keys, not all.children
+    # With source_is_dir: a second source file in the other format, read after the main
+    # one (sources in a directory are read in sorted order), adding to its groups/hosts.
+    extra: Inventory | None = None
+    # With source_is_dir: files Ansible's directory source must skip (README.md, *.bak...)
+    dir_noise: bool = False
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         # Hypothesis prints failing examples with this; the files listed after it are
@@ -300,6 +305,17 @@ def write_inventory(inv: Inventory, root: Path) -> Written:
     else:
         source = inv_dir / "hosts.ini"
         source.write_text(ini_inventory(inv), encoding="utf-8")
+    if inv.source_is_dir and inv.extra is not None:
+        extra = inv.extra
+        if extra.fmt == "yaml":
+            (inv_dir / "zz-extra.yml").write_text(yaml_inventory(extra), encoding="utf-8")
+        else:
+            (inv_dir / "zz-extra.ini").write_text(ini_inventory(extra), encoding="utf-8")
+    if inv.source_is_dir and inv.dir_noise:
+        # Each would break the run (or add a host) if it were read as an inventory source.
+        (inv_dir / "README.md").write_text("# Inventory\n[not]\nreally: {an inventory\n")
+        (inv_dir / "hosts.yml.bak").write_text("all:\n  hosts:\n    from-backup:\n")
+        (inv_dir / "notes.txt").write_text("[notes]\nfrom-notes\n")
     _write_vars_files(inv_dir / "group_vars", inv.group_vars)
     _write_vars_files(inv_dir / "host_vars", inv.host_vars)
     pb_dir = root / "playbooks"

@@ -228,7 +228,31 @@ def inventories(draw: st.DrawFn) -> Inventory:
         inv.playbook_host_vars = draw(vars_dir(members))
     inv.source_is_dir = draw(st.booleans())
     inv.yaml_roots = fmt == "yaml" and draw(st.booleans())
+    if inv.source_is_dir:
+        inv.dir_noise = draw(st.booleans())
+        if draw(st.booleans()):
+            inv.extra = draw(extra_sources(fmt, names, hosts))
     add_probes(inv)
+    return inv
+
+
+@st.composite
+def extra_sources(draw: st.DrawFn, main_fmt: str, groups: list[str],
+                  hosts: list[str]) -> Inventory:
+    """A second source beside the main one, in the other format: re-mentions existing
+    groups and hosts (with more vars) and adds a group of its own."""
+    fmt = "ini" if main_fmt == "yaml" else "yaml"
+    inline = var_maps(yaml_leaf, max_size=2) if fmt == "yaml" else ini_maps(INI_VARS_VALUES)
+    host_inline = var_maps(yaml_leaf, max_size=2) if fmt == "yaml" else ini_maps(INI_HOST_TOKENS)
+    extra = Group("extra", vars=draw(inline))
+    for h in draw(st.lists(st.sampled_from([*hosts, "extra-only"]), min_size=1, max_size=2,
+                           unique=True)):
+        extra.hosts.append(HostEntry(h, draw(host_inline)))
+    inv = Inventory(fmt=fmt, groups=[extra])
+    for name in draw(st.lists(st.sampled_from(groups), max_size=2, unique=True)) if groups else []:
+        inv.groups.append(Group(name, vars=draw(inline)))
+        if draw(st.booleans()):
+            extra.children.append(name)
     return inv
 
 
@@ -241,12 +265,17 @@ def add_probes(inv: Inventory) -> None:
     def tag(text: str, *, ini: bool) -> Value:
         return IniRaw(text) if ini else Raw(f'"{text}"')
 
-    ini = inv.fmt == "ini"
-    for name, mapping in [("all", inv.all_vars), *((g.name, g.vars) for g in inv.groups)]:
-        mapping["probe"] = mapping["probe_inline"] = tag(f"inline:{name}", ini=ini)
-    for group_name, entries in [("all", inv.all_hosts), *((g.name, g.hosts) for g in inv.groups)]:
-        for entry in entries:
-            entry.vars["probe"] = tag(f"host-inline:{group_name}:{entry.pattern}", ini=ini)
+    for part, src in [(inv, "main"), (inv.extra, "extra")]:
+        if part is None:
+            continue
+        ini = part.fmt == "ini"
+        for name, mapping in [("all", part.all_vars), *((g.name, g.vars) for g in part.groups)]:
+            mapping["probe"] = mapping["probe_inline"] = tag(f"{src}-inline:{name}", ini=ini)
+        for group_name, entries in [("all", part.all_hosts),
+                                    *((g.name, g.hosts) for g in part.groups)]:
+            for entry in entries:
+                entry.vars["probe"] = tag(f"{src}-host-inline:{group_name}:{entry.pattern}",
+                                          ini=ini)
     layers = [("group_vars", inv.group_vars, "probe_gfile"), ("host_vars", inv.host_vars, ""),
               ("pb-group_vars", inv.playbook_group_vars or [], "probe_gfile"),
               ("pb-host_vars", inv.playbook_host_vars or [], "")]
