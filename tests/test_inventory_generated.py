@@ -20,6 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
+from mlflow_policy.inventory import ResolvedInventory
+from mlflow_policy.model import VaultedValue
 from tests.gen_inventory import (
     BlockScalar,
     Group,
@@ -35,8 +37,10 @@ from tests.gen_inventory import (
 )
 from tests.oracle import (
     ansible_inventory_list,
+    ansible_rendered_vars,
     host_groups_from_list,
     hostvars_from_list,
+    normalise,
     normalise_hostvars,
     require_ansible,
 )
@@ -289,27 +293,25 @@ def add_probes(inv: Inventory) -> None:
 
 # ----------------------------------------------------------------------------- comparison
 
+Views = tuple[dict[str, Any], dict[str, list[str]]]  # hostvars, host -> groups
 
-Resolved = tuple[dict[str, Any], dict[str, list[str]]]  # hostvars, host -> groups
 
-
-def _ours(source: Path, playbook_dir: Path | None) -> Resolved:
-    from mlflow_policy.inventory import resolve_inventory
-
-    resolved = resolve_inventory(source, playbook_dir=playbook_dir)
+def _views(resolved: ResolvedInventory) -> Views:
     hostvars = normalise_hostvars({h: r.raw_vars for h, r in resolved.hosts.items()})
     groups = {h: sorted(set(r.groups) - {"all", "ungrouped"}) for h, r in resolved.hosts.items()}
     return hostvars, groups
 
 
-def _theirs(source: Path, playbook_dir: Path, cwd: Path) -> Resolved:
+def _theirs(source: Path, playbook_dir: Path, cwd: Path) -> Views:
     data = ansible_inventory_list(["-i", str(source), "--playbook-dir", str(playbook_dir)], cwd)
     return hostvars_from_list(data), host_groups_from_list(data)
 
 
-def assert_same(source: Path, playbook_dir: Path | None, empty_dir: Path, cwd: Path) -> None:
-    ours_vars, ours_groups = _ours(source, playbook_dir)
-    theirs_vars, theirs_groups = _theirs(source, playbook_dir or empty_dir, cwd)
+def assert_same(resolved: ResolvedInventory, source: Path, playbook_dir: Path,
+                cwd: Path) -> None:
+    """Hostvars as written and group membership equal ``ansible-inventory --list``'s."""
+    ours_vars, ours_groups = _views(resolved)
+    theirs_vars, theirs_groups = _theirs(source, playbook_dir, cwd)
     assert ours_groups == theirs_groups, "group membership differs"
     assert sorted(ours_vars) == sorted(theirs_vars), "host sets differ"
     for host in sorted(theirs_vars):
@@ -325,6 +327,75 @@ def _diff(host: str, ours: dict[str, Any], theirs: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _untagged(value: Any) -> Any:
+    """A rendered ``!unsafe`` string is just its text (Templar drops the tag)."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: _untagged(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untagged(v) for v in value]
+    return value
+
+
+def _holds_vault(value: Any) -> bool:
+    if isinstance(value, VaultedValue):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_vault(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_vault(v) for v in value)
+    return False
+
+
+def rendering_problems(resolved: ResolvedInventory, source: Path, playbook_dir: Path | None,
+                       cwd: Path) -> tuple[list[str], int]:
+    """Our rendered vars against Ansible's Templar, var by var: (problems, how many
+    templated values both sides rendered).
+
+    What Ansible cannot render (no vault password, undefined or recursive references) must
+    be what we report: vaulted, or an ``unresolved-template`` diagnostic for that var.
+    """
+    hosts = sorted(resolved.hosts)
+    names = sorted({n for h in resolved.hosts.values() for n in h.vars})
+    theirs = ansible_rendered_vars([str(source)], cwd, hosts, names,
+                                   playbook_dir=str(playbook_dir) if playbook_dir else None)
+    unresolved: dict[str, set[str]] = {}
+    for d in resolved.diagnostics:
+        if d.rule == "mlflow-policy/unresolved-template" and d.host and d.fact:
+            unresolved.setdefault(d.host, set()).add(d.fact.removeprefix("vars."))
+    problems: list[str] = []
+    rendered = 0
+    for host in hosts:
+        ours = resolved.hosts[host]
+
+        def flagged(name: str, paths: Any) -> bool:
+            return any(p == name or p.startswith(name + ".") for p in paths)
+
+        for name in names:
+            want = theirs[host][name]
+            if want == {"__missing__": True}:
+                if name in ours.vars:
+                    problems.append(f"{host}: {name}: ours has it, Ansible does not")
+                continue
+            got = _untagged(normalise(ours.vars.get(name)))
+            secret = flagged(name, ours.vaulted) or _holds_vault(ours.vars.get(name))
+            kept = flagged(name, unresolved.get(host, ()))
+            if isinstance(want, dict) and "__error__" in want:
+                if not (secret or kept):
+                    problems.append(f"{host}: {name}: Ansible fails ({want['__error__']}), "
+                                    f"ours rendered {got!r} without a diagnostic")
+            elif secret:
+                problems.append(f"{host}: {name}: ours vaulted, Ansible renders {want!r}")
+            elif kept:
+                problems.append(f"{host}: {name}: ours unresolved, Ansible renders {want!r}")
+            elif got != want:
+                problems.append(f"{host}: {name}: ours={got!r} ansible={want!r}")
+            elif "{{" in repr(ours.raw_vars.get(name)):
+                rendered += 1
+    return problems, rendered
+
+
 @pytest.fixture(scope="module")
 def ansible_present() -> None:
     require_ansible()
@@ -335,14 +406,19 @@ def ansible_present() -> None:
                                  HealthCheck.function_scoped_fixture])
 @given(inv=inventories())
 def test_generated_inventory_resolves_like_ansible(ansible_present: None, inv: Inventory) -> None:
+    from mlflow_policy.inventory import resolve_inventory
+
     with tempfile.TemporaryDirectory(prefix="mlflow-policy-geninv-") as tmp:
         root = Path(tmp)
         written = write_inventory(inv, root)
+        playbook_dir = written.playbook_dir if written.has_playbook_vars else None
         note(f"-i {written.source.relative_to(root)}"
-             + (" --playbook-dir playbooks" if written.has_playbook_vars else ""))
+             + (" --playbook-dir playbooks" if playbook_dir else ""))
         note(written.listing())
-        assert_same(written.source, written.playbook_dir if written.has_playbook_vars else None,
-                    written.playbook_dir, root)
+        resolved = resolve_inventory(written.source, playbook_dir=playbook_dir)
+        assert_same(resolved, written.source, written.playbook_dir, root)
+        problems, _ = rendering_problems(resolved, written.source, playbook_dir, root)
+        assert not problems, "rendered vars differ:\n" + "\n".join(problems)
 
 
 EXAMPLE_INVENTORIES = sorted(p for p in (REPO / "inventories").iterdir() if p.is_dir()) \
@@ -353,6 +429,21 @@ EXAMPLE_INVENTORIES = sorted(p for p in (REPO / "inventories").iterdir() if p.is
                          ids=[p.name for p in EXAMPLE_INVENTORIES])
 def test_example_inventory_resolves_like_ansible(ansible_present: None, inventory: Path,
                                                  tmp_path: Path) -> None:
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    assert_same(inventory, None, empty, tmp_path)
+    from mlflow_policy.inventory import resolve_inventory
+
+    assert_same(resolve_inventory(inventory), inventory, tmp_path, tmp_path)
+
+
+@pytest.mark.parametrize("inventory", EXAMPLE_INVENTORIES,
+                         ids=[p.name for p in EXAMPLE_INVENTORIES])
+def test_example_inventory_renders_like_ansible(ansible_present: None, inventory: Path,
+                                                tmp_path: Path) -> None:
+    """Templated values (``"https://{{ mlflow_tracking_fqdn }}"``) render as Ansible's
+    Templar renders them; what Ansible cannot render without the vault password is
+    what we report as vaulted (the value or something inside it)."""
+    from mlflow_policy.inventory import resolve_inventory
+
+    resolved = resolve_inventory(inventory)
+    problems, rendered = rendering_problems(resolved, inventory, None, tmp_path)
+    assert not problems, "\n".join(problems)
+    assert rendered >= len(resolved.hosts), "too few templated values compared"
