@@ -138,5 +138,5 @@ def evaluate(
         unmatched_rules=tuple(sorted(unmatched)),
         inventories=tuple(sorted(inventories if inventories is not None
                                  else {h.inventory for h in hosts})),
-        mode=mode, evaluated=tuple(evaluated),
+        mode=mode, evaluated=tuple(evaluated), waivers=tuple(waivers),
     )

@@ -144,6 +144,8 @@ class Result:
     # (rule full id, inventory, host) for every host a rule evaluated: junit's test cases.
     evaluated: tuple[tuple[str, str, str], ...] = ()
     diff: DiffSummary | None = None
+    # The run's waivers (LoadedWaiver), so reports can quote a waiver's justification.
+    waivers: tuple[Any, ...] = ()
 
     @cached_property
     def host_index(self) -> Mapping[tuple[str, str], HostFacts]:

@@ -31,12 +31,16 @@ class VaultedValue:
     """
 
     ciphertext: str = field(repr=False)
+    # A template that embeds a vaulted part (``postgresql://mlflow:{{ vault_pw }}@db/mlflow``)
+    # keeps its text with the vaulted parts as *** so that its scheme can still be checked
+    # and shown. Never holds a secret; not part of equality.
+    redacted: str | None = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         return "VaultedValue(***)"
 
     def __str__(self) -> str:
-        return "***"
+        return self.redacted if self.redacted is not None else "***"
 
 
 class Unsafe(str):

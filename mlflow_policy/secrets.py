@@ -54,7 +54,10 @@ def mask_text(text: str) -> str:
 
 def _mask(value: Any, path: str, vaulted: frozenset[str], marker: bool) -> Any:
     if isinstance(value, VaultedValue) or path in vaulted:
-        return {"__vault__": True} if marker else MASK
+        if marker:
+            return {"__vault__": True}
+        redacted = value.redacted if isinstance(value, VaultedValue) else None
+        return mask_text(redacted) if redacted is not None else MASK
     if path and is_secret_path(path) and value is not None and not isinstance(
         value, (Mapping, list, tuple)
     ):

@@ -90,7 +90,9 @@ def test_secrets_and_vaulted_values_never_printed(
                     ["facts", "--format", fmt]) == 0
         out = capsys.readouterr().out
         assert "$ANSIBLE_VAULT" not in out
-        assert ":***@" in out or fmt == "text"
+        if fmt == "text":
+            # a URI built around a vaulted password shows its redacted text
+            assert "postgresql://mlflow:***@" in out
         for path in (REPO / "inventories").rglob("*.yml"):
             text = path.read_text()
             for line in text.splitlines():

@@ -89,7 +89,7 @@ def test_try_repo_blocks_a_violation_and_passes_a_clean_change(
     assert "trainer-vision-02" in blocked.stdout
     assert "inventories/example/host_vars/trainer-vision-02.yml:1" in blocked.stdout
 
-    vars_file.write_text("mlflow_version: '2.19.0'\n")
+    vars_file.write_text("mlflow_version: '3.17.2'\n")
     _git(user_repo, env, "add", "-A")
     clean = _try_repo(user_repo, env, "mlflow-policy-check")
     assert clean.returncode == 0, clean.stdout + clean.stderr

@@ -47,12 +47,13 @@ def _dig(values: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
 
 
 def _put(doc: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``path`` in ``doc``, copying each mapping on the way: the resolver shares var
+    mappings between hosts, so they must never be written to."""
     parts = path.split(".")
     node = doc
     for part in parts[:-1]:
         child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
+        child = node[part] = dict(child) if isinstance(child, Mapping) else {}
         node = child
     node[parts[-1]] = value
 

@@ -159,6 +159,9 @@ def _operator(cond: Condition, op: str, subject: _Subject) -> _Verdict:
         expected = ops.short(op, shown)
     value = subject.value
     secret = isinstance(value, VaultedValue)
+    if secret and op in _REDACTED_OK and value.redacted is not None:
+        # The scheme of postgresql://mlflow:***@db/mlflow does not depend on the secret.
+        value, secret = value.redacted, False
     if secret and op not in ("type", "vaulted"):
         return _Verdict("skip", expected,
                         f"the value is vault-encrypted, so '{op}' cannot be checked here")
@@ -211,6 +214,9 @@ def _template_problem(problem: TemplateProblem, subject: _Subject, op: str,
         return _Verdict("fail", expected,
                         f"{subject.path}: cannot check '{op}': {problem.message}")
     return _Verdict("fail", expected, f"{subject.path}: cannot check '{op}': {problem.message}")
+
+
+_REDACTED_OK = frozenset({"scheme", "not_scheme"})
 
 
 def _in_vaulted_paths(subject: _Subject) -> bool:

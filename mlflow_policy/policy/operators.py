@@ -50,7 +50,7 @@ class Outcome(NamedTuple):
 def fmt(value: Any) -> str:
     """A value as messages quote it: strings quoted, YAML spellings for true/false/null."""
     if isinstance(value, VaultedValue):
-        return MASK
+        return MASK if value.redacted is None else repr(mask_text(value.redacted))
     if value is None:
         return "null"
     if isinstance(value, bool):
