@@ -212,13 +212,16 @@ def loads_all(text: str, display_path: str) -> list[Any]:
     """Every document of a YAML stream, strictly loaded, with locations."""
     loader = _Loader(text)
     loader.display_path = display_path
+    # No alias can exist without a '*': most files skip the expansion walk entirely.
+    has_aliases = "*" in text
     docs: list[Any] = []
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
-            _check_expansion(node, loader)
+            if has_aliases:
+                _check_expansion(node, loader)
             docs.append(loader.construct_document(node))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
