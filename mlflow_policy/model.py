@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +65,7 @@ class HostFacts:
     facts: Mapping[str, Any]
     provenance: Mapping[str, Location] = field(default_factory=dict)
     unavailable: Mapping[str, str] = field(default_factory=dict)
-    vaulted_paths: frozenset[str] = frozenset()
+    vaulted_paths: AbstractSet[str] = frozenset()
 
     @property
     def key(self) -> tuple[str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 from typing import Any
 
@@ -52,26 +53,68 @@ def mask_text(text: str) -> str:
     return _URI_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
 
 
-def _mask(value: Any, path: str, vaulted: frozenset[str], marker: bool) -> Any:
-    if isinstance(value, VaultedValue) or path in vaulted:
-        if marker:
+class Masker:
+    """Masks values for output. One masker may serve a whole run: a mapping with no vaulted
+    path below it masks the same for every host, and the resolver shares such mappings
+    between hosts, so their masked copies are cached by identity (the source is kept
+    referenced with its copy, so an id is never reused while cached)."""
+
+    def __init__(self, *, vault_marker: bool = False) -> None:
+        self.marker = vault_marker
+        self._cache: dict[tuple[int, str], tuple[Any, Any]] = {}
+
+    def _vault(self, value: Any) -> Any:
+        if self.marker:
             return {"__vault__": True}
         redacted = value.redacted if isinstance(value, VaultedValue) else None
         return mask_text(redacted) if redacted is not None else MASK
-    if path and is_secret_path(path) and value is not None and not isinstance(
-        value, (Mapping, list, tuple)
-    ):
-        return MASK
-    if isinstance(value, Mapping):
+
+    def value(self, value: Any, path: str, vaulted: AbstractSet[str]) -> Any:
+        if isinstance(value, VaultedValue) or (vaulted and path in vaulted):
+            return self._vault(value)
+        if isinstance(value, Mapping):
+            return self._mapping(value, path, vaulted)
+        if isinstance(value, (list, tuple)):
+            return [self.value(v, path, vaulted) for v in value]
+        if value is not None and path and is_secret_path(path):
+            return MASK
+        if isinstance(value, str):
+            return mask_text(value) if "://" in value else value
+        if isinstance(value, (date, datetime)):
+            return value.isoformat()
+        return value
+
+    def _mapping(self, value: Mapping[Any, Any], path: str, vaulted: AbstractSet[str]) -> Any:
         prefix = f"{path}." if path else ""
-        return {str(k): _mask(v, f"{prefix}{k}", vaulted, marker) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_mask(v, path, vaulted, marker) for v in value]
-    if isinstance(value, str):
-        return mask_text(value) if "://" in value else value
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return value
+        # Is any vaulted path at or below this mapping? If not, its masked copy is the same
+        # for every host that shares it.
+        below = bool(vaulted) and (not path or any(
+            v == path or v.startswith(prefix) for v in vaulted))
+        key: tuple[int, str] | None = None
+        if not below:
+            key = (id(value), path)
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] is value:
+                return hit[1]
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            name = k if type(k) is str else str(k)
+            if type(v) is str and not (below and prefix + name in vaulted):
+                # The common leaf, inlined: a plain string under a plain name.
+                if is_secret_name(name):
+                    out[name] = MASK
+                else:
+                    out[name] = mask_text(v) if "://" in v else v
+            else:
+                out[name] = self.value(v, prefix + name, vaulted if below else frozenset())
+        if key is not None:
+            self._cache[key] = (value, out)
+        return out
+
+    def facts(self, facts: HostFacts) -> Any:
+        """The whole fact document of a host, masked."""
+        vaulted = frozenset(facts.vaulted_paths) if facts.vaulted_paths else frozenset()
+        return self._mapping(facts.facts, "", vaulted)
 
 
 def mask(
@@ -82,5 +125,7 @@ def mask(
     ``vault_marker`` prints vaulted values as ``{"__vault__": true}`` (the facts report)
     instead of ``***``.
     """
-    vaulted = facts.vaulted_paths if facts is not None else frozenset()
-    return _mask(value, fact_path, vaulted, vault_marker)
+    vaulted: AbstractSet[str] = frozenset()
+    if facts is not None and facts.vaulted_paths:
+        vaulted = frozenset(facts.vaulted_paths)
+    return Masker(vault_marker=vault_marker).value(value, fact_path, vaulted)

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,9 +87,16 @@ def fleet(args: argparse.Namespace, config: RunConfig, root: Path) -> Fleet:
 
 def write_output(text: str, path: Path | None) -> None:
     """Print, or replace ``path`` atomically: a report is never left half-written."""
+    write_stream((text,), path)
+
+
+def write_stream(chunks: Iterable[str], path: Path | None) -> None:
+    """``write_output`` for a report produced piece by piece (never held whole in memory)."""
     if path is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        out = sys.stdout
+        for chunk in chunks:
+            out.write(chunk)
+        out.flush()
         return
     directory = path.parent if str(path.parent) else Path(".")
     try:
@@ -97,7 +105,8 @@ def write_output(text: str, path: Path | None) -> None:
         raise InputError(f"cannot write {path}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            for chunk in chunks:
+                fh.write(chunk)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

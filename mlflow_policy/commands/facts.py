@@ -10,8 +10,9 @@ from typing import Any
 
 from mlflow_policy.commands import common
 from mlflow_policy.errors import UsageError
-from mlflow_policy.model import HostFacts
-from mlflow_policy.secrets import mask
+from mlflow_policy.facts.views import ProvenanceView
+from mlflow_policy.model import HostFacts, Location
+from mlflow_policy.secrets import Masker, mask
 
 FORMATS = ("json", "text")
 # Printed first in the text view, in this order; everything else follows sorted.
@@ -38,18 +39,41 @@ def _select(hosts: tuple[HostFacts, ...], patterns: list[str]) -> list[HostFacts
     return [h for h in hosts if any(fnmatch.fnmatchcase(h.host, p) for p in patterns)]
 
 
-def _json_host(h: HostFacts) -> dict[str, Any]:
-    return {
-        "host": h.host,
-        "inventory": h.inventory,
-        "facts": mask(dict(h.facts), "", h, vault_marker=True),
-        "provenance": {path: loc.to_json() for path, loc in sorted(h.provenance.items())},
-    }
+def _json_chunks(hosts: list[HostFacts]) -> Iterator[str]:
+    """The facts report, one host at a time. Masked documents and provenance listings of
+    hosts that share the resolver's mappings are computed once."""
+    masker = Masker(vault_marker=True)
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    prov_cache: dict[Any, tuple[Any, str]] = {}
+    loc_dicts: dict[Location, dict[str, Any]] = {}
+
+    def loc_json(loc: Location) -> dict[str, Any]:
+        # Locations repeat across hosts (one group_vars line serves thousands).
+        found = loc_dicts.get(loc)
+        if found is None:
+            found = loc_dicts[loc] = loc.to_json()
+        return found
+
+    yield '{"schema_version":1,"mode":"static","hosts":['
+    for i, h in enumerate(hosts):
+        prov = h.provenance
+        key = prov.identity if isinstance(prov, ProvenanceView) else None
+        hit = prov_cache.get(key) if key is not None else None
+        if hit is not None:
+            prov_json = hit[1]
+        else:
+            pairs = prov.located() if isinstance(prov, ProvenanceView) else prov.items()
+            prov_json = encode({p: loc_json(loc) for p, loc in sorted(pairs)})
+            if key is not None:
+                prov_cache[key] = (prov, prov_json)
+        yield (("," if i else "") + '{"host":' + encode(h.host) + ',"inventory":'
+               + encode(h.inventory) + ',"facts":' + encode(masker.facts(h))
+               + ',"provenance":' + prov_json + "}")
+    yield "]}\n"
 
 
 def render_json(hosts: list[HostFacts]) -> str:
-    doc = {"schema_version": 1, "mode": "static", "hosts": [_json_host(h) for h in hosts]}
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return "".join(_json_chunks(hosts))
 
 
 def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -85,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     config, root = common.run_config(args)
     fleet = common.fleet(args, config, root)
     hosts = _select(fleet.hosts, args.hosts)
-    text = render_json(hosts) if args.format == "json" else render_text(hosts, args.vars)
-    common.write_output(text, args.output)
+    if args.format == "json":
+        common.write_stream(_json_chunks(hosts), args.output)
+    else:
+        common.write_output(render_text(hosts, args.vars), args.output)
     return 0

@@ -7,7 +7,7 @@ vaulted-ness over to fact paths so findings point at the inventory line to chang
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from mlflow_policy.config import RunConfig
 from mlflow_policy.errors import InputError, InputErrors
 from mlflow_policy.facts.envcheck import env_diagnostics
-from mlflow_policy.model import Diagnostic, HostFacts, Location
+from mlflow_policy.facts.views import FactPaths, ProvenanceView, VaultedView
+from mlflow_policy.model import Diagnostic, HostFacts
 
 if TYPE_CHECKING:
     from mlflow_policy.inventory import ResolvedHost, ResolvedInventory, VaultSecrets
@@ -58,35 +59,18 @@ def _put(doc: dict[str, Any], path: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def _rebase(source: Mapping[str, Location] | Iterable[str], var: str, fact: str) -> Iterable[
-    tuple[str, str]
-]:
-    """Pairs (hostvar path, fact path) for ``var`` and everything nested below it."""
-    prefix = var + "."
-    for key in source:
-        if key == var:
-            yield key, fact
-        elif key.startswith(prefix):
-            yield key, fact + key[len(var):]
-
-
 def host_facts(
-    inventory: str, host: ResolvedHost, mapping: Mapping[str, str],
+    inventory: str, host: ResolvedHost, mapping: Mapping[str, str] | FactPaths,
     roles: Sequence[tuple[str, Sequence[str]]],
 ) -> HostFacts:
+    paths = mapping if isinstance(mapping, FactPaths) else FactPaths(mapping)
     groups = list(host.groups)
     doc: dict[str, Any] = {"host": host.name, "inventory": inventory, "groups": groups,
                            "vars": host.vars}
-    provenance: dict[str, Location] = {f"vars.{k}": loc for k, loc in host.provenance.items()}
-    vaulted = {f"vars.{k}" for k in host.vaulted}
-    for fact, var in mapping.items():
+    for fact, var in paths.pairs:
         found, value = _dig(host.vars, var)
-        if not found:
-            continue
-        _put(doc, fact, value)
-        for key, path in _rebase(host.provenance, var, fact):
-            provenance[path] = host.provenance[key]
-        vaulted.update(path for _, path in _rebase(host.vaulted, var, fact))
+        if found:
+            _put(doc, fact, value)
     if "role" not in doc:
         member = set(groups)
         for role, role_groups in roles:
@@ -94,8 +78,9 @@ def host_facts(
                 doc["role"] = role
                 break
     return HostFacts(
-        host=host.name, inventory=inventory, facts=doc, provenance=provenance,
-        unavailable=STATIC_UNAVAILABLE, vaulted_paths=frozenset(vaulted),
+        host=host.name, inventory=inventory, facts=doc,
+        provenance=ProvenanceView(host.provenance, paths),
+        unavailable=STATIC_UNAVAILABLE, vaulted_paths=VaultedView(host.vaulted, paths),
     )
 
 
@@ -144,8 +129,9 @@ def load_fleet(
     hosts: list[HostFacts] = []
     diagnostics: list[Diagnostic] = []
     for inv in inventories:
-        mapping = config.mapping_for(inv.name)
-        hosts.extend(host_facts(inv.name, h, mapping, config.roles) for h in inv.hosts.values())
+        fact_paths = FactPaths(config.mapping_for(inv.name))
+        hosts.extend(host_facts(inv.name, h, fact_paths, config.roles)
+                     for h in inv.hosts.values())
         diagnostics.extend(inv.diagnostics)
     hosts.sort(key=lambda h: h.key)
     diagnostics.extend(env_diagnostics(hosts))
