@@ -243,3 +243,14 @@ def test_quiet_hides_waived_and_verbose_lists_unmatched(
     assert code == 1
     assert "unmatched: sel/nobody selects no host" in out
     assert out.splitlines()[-1].startswith("mlflow-policy: ")
+
+
+def test_timestamps_only_on_request(monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(REPO)
+    main(["check", "--format", "json"])
+    assert "generated_at" not in json.loads(capsys.readouterr().out)
+    main(["check", "--format", "json", "--timestamps"])
+    stamp = json.loads(capsys.readouterr().out)["generated_at"]
+    assert stamp.endswith("+00:00")
+    assert len(stamp) == len("2026-11-26T08:00:00+00:00")

@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--waivers", action="append", type=Path, default=[], metavar="PATH",
                         help="waiver file or directory, repeatable")
     parser.add_argument("--no-color", action="store_true", help="never colour the text report")
+    parser.add_argument("--timestamps", action="store_true",
+                        help="json report: record when the run happened (off by default, so "
+                             "the same input gives the same bytes)")
     parser.add_argument("--diff-base", metavar="REF",
                         help="pull-request mode: report only findings new since the merge base "
                              "of REF and HEAD (and count the fixed ones)")
@@ -218,10 +221,11 @@ def run(args: argparse.Namespace) -> int:
     if args.diff_base:
         result = diff_against_base(args, result, fleet)
     fail_on = args.fail_on or config.fail_on
+    stamp = datetime.now(UTC).isoformat(timespec="seconds") if args.timestamps else None
     for name, path in targets:
         options = ReportOptions(
             fail_on=fail_on, color=use_color(args, sys.stdout, path is not None),
-            quiet=args.quiet, verbose=args.verbose,
+            quiet=args.quiet, verbose=args.verbose, timestamp=stamp,
         )
         common.write_output(REPORTERS[name](result, options), path)
     _write_tracebacks(result)

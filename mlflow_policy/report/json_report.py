@@ -21,6 +21,7 @@ def document(result: Result, options: ReportOptions) -> dict[str, Any]:
         "tool": {"name": "mlflow-policy", "version": __version__},
         "mode": result.mode,
         "inventories": list(result.inventories),
+        **({"generated_at": options.timestamp} if options.timestamp else {}),
         "summary": {
             "hosts": s.hosts,
             "rules": s.rules,

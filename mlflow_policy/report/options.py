@@ -11,3 +11,6 @@ class ReportOptions:
     color: bool = False
     quiet: bool = False
     verbose: bool = False
+    # ISO 8601 UTC time of the run, only with --timestamps: reports are byte-identical
+    # for the same input otherwise.
+    timestamp: str | None = None
