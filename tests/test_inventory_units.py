@@ -229,6 +229,29 @@ def test_values_rendered_from_a_decrypted_vault_count_as_vaulted(tmp_path: Path)
     assert host.provenance["token"] == Location("group_vars/g.yml", 1, 8)
 
 
+def test_list_items_rendered_from_a_decrypted_vault_mark_their_list(tmp_path: Path) -> None:
+    # Fact paths stop at a list (lookup and masking never index one): an item rendered
+    # from a secret must mark the list itself, or reports would print the plaintext.
+    require_ansible()
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    from mlflow_policy.inventory import VaultSecrets
+
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "hosts").write_text("[g]\nh1\n")
+    secret = VaultLib([("default", VaultSecret(b"pw"))]).encrypt(b"token: s3cret\n")
+    (tmp_path / "group_vars" / "g.yml").write_bytes(secret)
+    (tmp_path / "group_vars" / "all.yml").write_text(
+        'listed: ["{{ token }}", plain]\nnested: {a: ["x-{{ token }}"]}\nfree: ["{{ 1 }}"]\n')
+    password = tmp_path / "pw"
+    password.write_text("pw\n")
+    host = resolve_inventory(tmp_path / "hosts", root=tmp_path,
+                             vault_secrets=VaultSecrets.from_cli([password])).hosts["h1"]
+    assert host.vars["listed"] == ["s3cret", "plain"]
+    assert {"token", "listed", "nested.a"} <= host.vaulted
+    assert not {"listed.0", "nested.a.0", "free"} & host.vaulted
+
+
 def test_vars_magic_reads_the_hosts_own_vars(tmp_path: Path) -> None:
     # As in a play (ansible-inventory has no 'vars'; a playbook run, which deploys, does).
     (tmp_path / "hosts").write_text("h1 p=5 q=\"{{ vars['p'] + 1 }}\" r=\"{{ vars.p }}\"\n")

@@ -44,19 +44,23 @@ class Entry:
         self.vaulted = frozenset(vaulted)
         self.has_template = _has_template(value)
 
-    def _walk(self, value: Any, prefix: str, vaulted: set[str], all_vaulted: bool) -> None:
+    def _walk(self, value: Any, prefix: str, vaulted: set[str], all_vaulted: bool,
+              in_list: bool = False) -> None:
         if all_vaulted or isinstance(value, VaultedValue):
             vaulted.add(prefix)
         if isinstance(value, Mapping):
-            locs = getattr(value, "locs", None)
+            locs = None if in_list else getattr(value, "locs", None)
             for key, sub in value.items():
                 path = f"{prefix}.{key}" if prefix else str(key)
                 if locs is not None and key in locs:
                     self.nested[path] = locs[key]
-                self._walk(sub, path, vaulted, all_vaulted)
-        elif isinstance(value, list) and all_vaulted:
+                self._walk(sub, path, vaulted, all_vaulted, in_list)
+        elif isinstance(value, list):
+            # Fact paths never index a list (lookup, masking and provenance stop at it), so
+            # a vaulted item marks the list's own path: the whole list is then opaque to
+            # templates and masked in reports, never printed half-decrypted.
             for sub in value:
-                self._walk(sub, prefix, vaulted, all_vaulted)
+                self._walk(sub, prefix, vaulted, all_vaulted, True)
 
 
 class Group:

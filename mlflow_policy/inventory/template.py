@@ -86,7 +86,7 @@ class HostScope(Mapping[str, Any]):
         self.active.add(key)
         try:
             failures: list[tuple[str, str]] = []
-            value = self._walk(self.entries[key].value, key, key, failures)
+            value = self._walk(self.entries[key].value, key, key, failures, key)
         finally:
             self.active.discard(key)
         if failures:
@@ -95,7 +95,7 @@ class HostScope(Mapping[str, Any]):
         return value
 
     def _leaf(self, source: str, key: str, path: str,
-              failures: list[tuple[str, str]]) -> Any:
+              failures: list[tuple[str, str]], vpath: str) -> Any:
         frame = Frame()
         self.frames.append(frame)
         error: Exception | None = None
@@ -110,7 +110,7 @@ class HostScope(Mapping[str, Any]):
         if frame.opaque:
             # Ansible would decrypt and deploy the secret: an opaque vaulted value, not
             # an unresolved template.
-            self.vaulted_paths.add(path)
+            self.vaulted_paths.add(vpath)
             self.opaque_vars.add(key)
             if frame.secret:
                 self.secret_vars.add(key)
@@ -120,7 +120,7 @@ class HostScope(Mapping[str, Any]):
             failures.append((path, _reason(error)))
             return source
         if frame.secret:
-            self.vaulted_paths.add(path)
+            self.vaulted_paths.add(vpath)
             self.secret_vars.add(key)
         return result
 
@@ -141,14 +141,19 @@ class HostScope(Mapping[str, Any]):
         return None
 
     def _walk(self, value: Any, key: str, path: str,
-              failures: list[tuple[str, str]]) -> Any:
+              failures: list[tuple[str, str]], vpath: str) -> Any:
+        # ``path`` names list items by index for diagnostics; ``vpath``, the vaulted path,
+        # stops at a list as fact paths, masking and Entry.vaulted do, so that a list item
+        # rendered from a secret masks its list instead of naming a path nothing reads.
         if is_template(value):
-            return self._leaf(value, key, path, failures)
+            return self._leaf(value, key, path, failures, vpath)
         if isinstance(value, Mapping):
-            out = {k: self._walk(v, key, f"{path}.{k}", failures) for k, v in value.items()}
+            out = {k: self._walk(v, key, f"{path}.{k}", failures, f"{vpath}.{k}")
+                   for k, v in value.items()}
             return out if any(out[k] is not value[k] for k in out) else value
         if isinstance(value, list):
-            items = [self._walk(v, key, f"{path}.{i}", failures) for i, v in enumerate(value)]
+            items = [self._walk(v, key, f"{path}.{i}", failures, vpath)
+                     for i, v in enumerate(value)]
             return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
         return value
 
