@@ -9,11 +9,11 @@ Kinds must stay linear in the number of hosts: partitions are dicts keyed by
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlflow_policy.facts.lookup import provenance_for
+from mlflow_policy.facts.lookup import Lookup, lookup, provenance_for
 from mlflow_policy.findings import Finding, Related
 from mlflow_policy.model import HostFacts, VaultedValue
 
@@ -69,6 +69,30 @@ def value_key(value: Any, present: bool = True) -> tuple[Any, ...]:
     if isinstance(value, (list, tuple)):
         return (_RANK["list"], tuple(value_key(v) for v in value))
     return (_RANK["other"], repr(value))
+
+
+def partitioned(hosts: Sequence[HostFacts], by: str | None, fact: str, out: Outcome
+                ) -> Iterator[tuple[tuple[Any, ...], HostFacts, Lookup]]:
+    """(partition key, host, the fact's lookup) for every host a partitioned rule checks.
+
+    Hosts whose ``by`` fact or ``fact`` is unavailable are counted as skipped; hosts whose
+    ``by`` fact is absent belong to no partition and are left out.
+    """
+    for host in hosts:
+        part: tuple[Any, ...] = ()
+        if by:
+            got_by = lookup(host, by)
+            if got_by.unavailable is not None:
+                out.skip(host)
+                continue
+            if not got_by.present:
+                continue
+            part = value_key(got_by.value)
+        got = lookup(host, fact)
+        if got.unavailable is not None:
+            out.skip(host)
+            continue
+        yield part, host, got
 
 
 def show(value: Any, present: bool = True) -> str:

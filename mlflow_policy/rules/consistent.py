@@ -21,6 +21,7 @@ from mlflow_policy.rules.base import (
     finding,
     host_name,
     name_list,
+    partitioned,
     show,
     value_key,
 )
@@ -36,20 +37,7 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: Context) -> Outc
     # partition key -> value key -> [(host, present, value)]
     partitions: dict[tuple[Any, ...], dict[tuple[Any, ...], list[tuple[HostFacts, bool, Any]]]]
     partitions = {}
-    for host in hosts:
-        part: tuple[Any, ...] = ()
-        if spec.by:
-            by = lookup(host, spec.by)
-            if by.unavailable is not None:
-                out.skip(host)
-                continue
-            if not by.present:
-                continue
-            part = value_key(by.value)
-        got = lookup(host, spec.fact)
-        if got.unavailable is not None:
-            out.skip(host)
-            continue
+    for part, host, got in partitioned(hosts, spec.by, spec.fact, out):
         key = value_key(got.value, got.present)
         partitions.setdefault(part, {}).setdefault(key, []).append((host, got.present, got.value))
     for groups in partitions.values():

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from mlflow_policy.facts.lookup import lookup
 from mlflow_policy.model import HostFacts
 from mlflow_policy.rules.base import (
     MAX_NAMED,
@@ -14,6 +13,7 @@ from mlflow_policy.rules.base import (
     finding,
     host_name,
     name_list,
+    partitioned,
     show,
     value_key,
 )
@@ -27,20 +27,7 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: Context) -> Outc
     assert spec is not None
     out = Outcome()
     groups: dict[tuple[Any, ...], list[tuple[HostFacts, Any]]] = {}
-    for host in hosts:
-        part: tuple[Any, ...] = ()
-        if spec.by:
-            by = lookup(host, spec.by)
-            if by.unavailable is not None:
-                out.skip(host)
-                continue
-            if not by.present:
-                continue
-            part = value_key(by.value)
-        got = lookup(host, spec.fact)
-        if got.unavailable is not None:
-            out.skip(host)
-            continue
+    for part, host, got in partitioned(hosts, spec.by, spec.fact, out):
         if not got.present:
             continue
         groups.setdefault((part, value_key(got.value)), []).append((host, got.value))
