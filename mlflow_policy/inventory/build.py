@@ -88,6 +88,7 @@ class _Renderer:
         self._groups: dict[str, list[str]] | None = None
         self._scopes: dict[str, Any] = {}
         self._frames: list[Any] = []  # shared by every host's scope (see HostScope)
+        self._memo: Any = None  # likewise (see memo.py); made with the first scope
         self.hostvars = _HostVars(self)
         self.skipped_vaults = any(d.rule == "mlflow-policy/vaulted-file"
                                   for d in ctx.diagnostics)
@@ -113,10 +114,13 @@ class _Renderer:
     def scope(self, name: str) -> Any:
         scope = self._scopes.get(name)
         if scope is None:
+            from mlflow_policy.inventory.memo import Memo
             from mlflow_policy.inventory.template import HostScope
 
+            if self._memo is None:
+                self._memo = Memo()
             scope = self._scopes[name] = HostScope(self.layers[name].entries, self.magic(name),
-                                                   self._frames)
+                                                   self._frames, self._memo)
         return scope
 
     def render(self, name: str) -> tuple[dict[str, Any], frozenset[str]] | None:

@@ -148,6 +148,13 @@ def _compile(source: str) -> Any:
     return tmpl
 
 
+def parse(source: str) -> Any:
+    """A template text's syntax tree (to find the names it reads); raises on bad syntax."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _env().parse(source)
+
+
 def _check_defined(value: Any) -> Any:
     from jinja2 import Undefined
 
@@ -167,12 +174,55 @@ def _check_defined(value: Any) -> Any:
     return value
 
 
+_PLANS: dict[str, tuple[str, tuple[Any, ...]] | None] = {}
+
+
+def _plan(source: str) -> tuple[str, tuple[Any, ...]] | None:
+    """For text around one plain name (``https://{{ fqdn }}:5000``): the name and the
+    output nodes (text, and ``None`` where the name's value goes); else ``None``."""
+    if source in _PLANS:
+        return _PLANS[source]
+    from jinja2 import nodes
+
+    plan: tuple[str, tuple[Any, ...]] | None = None
+    try:
+        tree = parse(source)
+    except Exception:
+        tree = None
+    if tree is not None and len(tree.body) == 1 and isinstance(tree.body[0], nodes.Output):
+        parts: list[Any] = []
+        names: set[str] = set()
+        for node in tree.body[0].nodes:
+            if isinstance(node, nodes.TemplateData):
+                parts.append(node.data)
+            elif isinstance(node, nodes.Name) and node.ctx == "load":
+                names.add(node.name)
+                parts.append(None)
+            else:
+                break
+        else:
+            if len(names) == 1:
+                plan = (names.pop(), tuple(parts))
+    if len(_PLANS) > 4096:
+        _PLANS.clear()
+    _PLANS[source] = plan
+    return plan
+
+
 def render_string(source: str, scope: Mapping[str, Any]) -> Any:
     """One template string against ``scope``; raises on any failure."""
-    env = _env()
-    tmpl = _compile(source)
-    ctx = tmpl.new_context(_Scope(scope, env.globals), shared=True)
-    result = _check_defined(env.concat(tmpl.root_render_func(ctx)))
+    plan = _plan(source)
+    if plan is not None and plan[0] in scope:
+        # What Jinja's compiled code does for it (resolve the name once, concatenate the
+        # output nodes), without building a context per render: most inventory templates
+        # are this, rendered once per host. A missing name goes to Jinja for its error.
+        value = scope[plan[0]]
+        result = _check_defined(_concat(iter([value if p is None else p for p in plan[1]])))
+    else:
+        env = _env()
+        tmpl = _compile(source)
+        ctx = tmpl.new_context(_Scope(scope, env.globals), shared=True)
+        result = _check_defined(env.concat(tmpl.root_render_func(ctx)))
     if isinstance(result, str):
         # Ansible gives back the trailing newlines Jinja's lexer drops, to string results
         missing = _trailing_newlines(source) - _trailing_newlines(result)

@@ -13,6 +13,7 @@ from typing import Any
 
 from mlflow_policy.inventory.data import Entry
 from mlflow_policy.inventory.jinja import RenderFailure, render_string
+from mlflow_policy.inventory.memo import LeafOutcome, Marks, Memo, Outcome, Signer
 from mlflow_policy.inventory.sealing import REDACTED, Frame, derived, seal
 from mlflow_policy.model import Unsafe
 
@@ -24,6 +25,18 @@ def is_template(value: Any) -> bool:
         m in value for m in _MARKERS)
 
 
+class _Acc:
+    """What rendering one var found: failed leaves, vaulted leaves, opaque or secret."""
+
+    __slots__ = ("failures", "opaque", "secret", "vaulted")
+
+    def __init__(self) -> None:
+        self.failures: list[tuple[str, str]] = []  # (dotted path, reason)
+        self.vaulted: list[str] = []
+        self.opaque = False
+        self.secret = False
+
+
 class HostScope(Mapping[str, Any]):
     """A host's vars as templates see them: rendered on first use, magic vars on top.
 
@@ -32,10 +45,12 @@ class HostScope(Mapping[str, Any]):
     """
 
     def __init__(self, entries: dict[str, Entry], magic: Mapping[str, Any],
-                 frames: list[Frame] | None = None) -> None:
+                 frames: list[Frame] | None = None, memo: Memo | None = None) -> None:
         self.entries = entries
         self.magic = magic
         self.frames: list[Frame] = frames if frames is not None else []
+        self.memo = memo
+        self.signer = Signer(entries, magic, memo) if memo is not None else None
         self.done: dict[str, Any] = {}
         self.failed: dict[str, list[tuple[str, str]]] = {}  # var -> [(dotted path, reason)]
         self.active: set[str] = set()
@@ -83,19 +98,65 @@ class HostScope(Mapping[str, Any]):
             return self.done[key]
         if key in self.active:
             raise RenderFailure(f"recursive loop detected in template for '{key}'")
+        sig = self.signer.var(key) if self.signer is not None else None
+        if sig is not None:
+            hit = self.memo.outcomes.get((key, sig))  # type: ignore[union-attr]
+            if hit is not None:
+                hit.marks.replay(self.frames)
+                return self._apply(key, hit)
+        # a frame of its own records what this var's rendering tells the templates around
+        # it (they see the same marks), so that a memoised outcome can replay it
+        capture = Frame()
+        self.frames.append(capture)
         self.active.add(key)
+        acc = _Acc()
         try:
-            failures: list[tuple[str, str]] = []
-            value = self._walk(self.entries[key].value, key, key, failures, key)
+            value = self._walk(self.entries[key].value, key, acc, key)
         finally:
             self.active.discard(key)
-        if failures:
-            self.failed[key] = failures
-        self.done[key] = value
-        return value
+            self.frames.pop()
+        outcome = Outcome(value, tuple(acc.failures), tuple(acc.vaulted), acc.opaque,
+                          acc.secret, Marks.of(capture))
+        if sig is not None:
+            self.memo.outcomes[(key, sig)] = outcome  # type: ignore[union-attr]
+        return self._apply(key, outcome)
 
-    def _leaf(self, source: str, key: str, path: str,
-              failures: list[tuple[str, str]], vpath: str) -> Any:
+    def _apply(self, key: str, outcome: Outcome) -> Any:
+        if outcome.failures:
+            self.failed[key] = list(outcome.failures)
+        self.vaulted_paths.update(outcome.vaulted_paths)
+        if outcome.opaque:
+            self.opaque_vars.add(key)
+        if outcome.secret:
+            self.secret_vars.add(key)
+        self.done[key] = outcome.value
+        return outcome.value
+
+    def _leaf(self, source: str, path: str, acc: _Acc, vpath: str) -> Any:
+        sig = self.signer.leaf(source) if self.signer is not None else None
+        leaf = self.memo.leaves.get((source, sig)) if sig is not None else None  # type: ignore[union-attr]
+        if leaf is not None:
+            leaf.marks.replay(self.frames)
+        else:
+            capture = Frame()  # see render()
+            self.frames.append(capture)
+            try:
+                value, reason, opaque, secret = self._render_leaf(source)
+            finally:
+                self.frames.pop()
+            leaf = LeafOutcome(value, reason, opaque, secret, Marks.of(capture))
+            if sig is not None:
+                self.memo.leaves[(source, sig)] = leaf  # type: ignore[union-attr]
+        if leaf.reason is not None:
+            acc.failures.append((path, leaf.reason))
+        if leaf.opaque or leaf.secret:
+            acc.vaulted.append(vpath)
+        acc.opaque = acc.opaque or leaf.opaque
+        acc.secret = acc.secret or leaf.secret
+        return leaf.value
+
+    def _render_leaf(self, source: str) -> tuple[Any, str | None, bool, bool]:
+        """(value, why it failed, opaque, secret) for one template string."""
         frame = Frame()
         self.frames.append(frame)
         error: Exception | None = None
@@ -110,19 +171,12 @@ class HostScope(Mapping[str, Any]):
         if frame.opaque:
             # Ansible would decrypt and deploy the secret: an opaque vaulted value, not
             # an unresolved template.
-            self.vaulted_paths.add(vpath)
-            self.opaque_vars.add(key)
             if frame.secret:
-                self.secret_vars.add(key)
-                return derived(source, frame)
-            return derived(source, frame, self._redacted(source))
+                return derived(source, frame), None, True, True
+            return derived(source, frame, self._redacted(source)), None, True, False
         if error is not None:
-            failures.append((path, _reason(error)))
-            return source
-        if frame.secret:
-            self.vaulted_paths.add(vpath)
-            self.secret_vars.add(key)
-        return result
+            return source, _reason(error), False, False
+        return result, None, False, frame.secret
 
     def _redacted(self, source: str) -> str | None:
         """The template's text with every vaulted value printed as ``***``, when it only
@@ -140,19 +194,18 @@ class HostScope(Mapping[str, Any]):
             return result
         return None
 
-    def _walk(self, value: Any, key: str, path: str,
-              failures: list[tuple[str, str]], vpath: str) -> Any:
+    def _walk(self, value: Any, path: str, acc: _Acc, vpath: str) -> Any:
         # ``path`` names list items by index for diagnostics; ``vpath``, the vaulted path,
         # stops at a list as fact paths, masking and Entry.vaulted do, so that a list item
         # rendered from a secret masks its list instead of naming a path nothing reads.
         if is_template(value):
-            return self._leaf(value, key, path, failures, vpath)
+            return self._leaf(value, path, acc, vpath)
         if isinstance(value, Mapping):
-            out = {k: self._walk(v, key, f"{path}.{k}", failures, f"{vpath}.{k}")
+            out = {k: self._walk(v, f"{path}.{k}", acc, f"{vpath}.{k}")
                    for k, v in value.items()}
             return out if any(out[k] is not value[k] for k in out) else value
         if isinstance(value, list):
-            items = [self._walk(v, key, f"{path}.{i}", failures, vpath)
+            items = [self._walk(v, f"{path}.{i}", acc, vpath)
                      for i, v in enumerate(value)]
             return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
         return value
