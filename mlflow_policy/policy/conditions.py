@@ -12,8 +12,8 @@ vacuously, so ``not: {equals: X}`` fails on an absent fact while ``not_equals: X
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 from mlflow_policy.facts.lookup import lookup, unavailable_reason
@@ -28,8 +28,14 @@ class CheckResult:
     ok: bool  # the condition holds
     expected: str  # "matches '^https://'", "required", "one of ['a', 'b']"
     actual: Any  # the value seen (None when absent); reporters mask secrets
-    message: str  # "env.X is 'http://..', expected to match '^https://'"
+    # the message, or (for a pass, whose message is rarely read) how to make it
+    text: str | Callable[[], str] = field(repr=False)
     skipped: str | None = None  # why, when this mode cannot decide (ok is then False)
+
+    @property
+    def message(self) -> str:
+        """ "env.X is 'http://..', expected to match '^https://'" """
+        return self.text if isinstance(self.text, str) else self.text()
 
 
 State = Literal["pass", "fail", "skip"]
@@ -62,6 +68,17 @@ class _Subject:
         return ctx
 
 
+@dataclass(frozen=True)
+class _PassText:
+    """A pass's message, made when read (equal when made from equal inputs)."""
+
+    subject: _Subject
+    expected: str
+
+    def __call__(self) -> str:
+        return f"{self.subject.path} is {self.subject.shown}, as expected ({self.expected})"
+
+
 def check(cond: Condition, facts: HostFacts, path: str, *,
           extra: Mapping[str, Any] | None = None) -> CheckResult:
     """Whether ``cond`` holds for the fact ``path`` of the host ``facts``."""
@@ -70,7 +87,7 @@ def check(cond: Condition, facts: HostFacts, path: str, *,
         reason = found.unavailable
         return CheckResult(
             ok=False, expected=describe(cond), actual=None,
-            message=f"{path} is unavailable ({reason}); not checked", skipped=reason,
+            text=f"{path} is unavailable ({reason}); not checked", skipped=reason,
         )
     return check_value(cond, found.present, found.value, path, facts, extra=extra)
 
@@ -82,20 +99,36 @@ def check_value(cond: Condition, present: bool, value: Any, path: str, facts: Ho
     verdict = _condition(cond, subject)
     actual = value if present else None
     if verdict.state == "pass":
+        # showing the value (masked) costs more than checking it: only when read
         return CheckResult(ok=True, expected=verdict.expected, actual=actual,
-                           message=f"{path} is {subject.shown}, as expected "
-                                   f"({verdict.expected})")
+                           text=_PassText(subject, verdict.expected))
     if verdict.state == "skip":
         return CheckResult(ok=False, expected=verdict.expected, actual=actual,
-                           message=f"{path}: not checked, {verdict.message}",
+                           text=f"{path}: not checked, {verdict.message}",
                            skipped=verdict.message)
     return CheckResult(ok=False, expected=verdict.expected, actual=actual,
-                       message=verdict.message)
+                       text=verdict.message)
+
+
+# Texts that depend on the condition alone, made once per condition instead of once per
+# host: id(cond) -> (cond, describe(cond), {op: short text}). The condition is held so
+# that its id cannot be reused.
+_TEXTS: dict[int, tuple[Condition, str, dict[str, str]]] = {}
+
+
+def _texts(cond: Condition) -> tuple[Condition, str, dict[str, str]]:
+    hit = _TEXTS.get(id(cond))
+    if hit is None or hit[0] is not cond:
+        if len(_TEXTS) > 65536:
+            _TEXTS.clear()
+        shorts = {op: ops.short(op, _describe_arg(cond, op)) for op in cond.operators}
+        hit = _TEXTS[id(cond)] = (cond, ", ".join(shorts.values()), shorts)
+    return hit
 
 
 def describe(cond: Condition) -> str:
     """The whole condition, short: ``required, matches '^https://'``."""
-    return ", ".join(ops.short(op, _describe_arg(cond, op)) for op in cond.operators)
+    return _texts(cond)[1]
 
 
 def _describe_arg(cond: Condition, op: str) -> Any:
@@ -134,8 +167,7 @@ def _fail(subject: _Subject, expected: str, phrase: str, what: str | None = None
 
 
 def _operator(cond: Condition, op: str, subject: _Subject) -> _Verdict:
-    arg = _describe_arg(cond, op)
-    expected = ops.short(op, arg)
+    expected = _texts(cond)[2][op]
     if op == "required":
         return _Verdict("pass", expected, "") if subject.present else \
             _fail(subject, expected, "to be set")

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
+    PrivateAttr,
     StrictBool,
     StrictFloat,
     StrictInt,
@@ -96,6 +97,8 @@ class Condition(_Strict):
     all_of: Annotated[list[Condition], Field(min_length=1)] | None = None
     any_of: Annotated[list[Condition], Field(min_length=1)] | None = None
     not_: Condition | None = Field(default=None, alias="not")
+    # a function of the fields set, so equal conditions stay equal
+    _operators: tuple[str, ...] | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -163,11 +166,17 @@ class Condition(_Strict):
                 "condition_contradiction", "required and forbidden contradict each other",
                 {"at": ("forbidden",)},
             )
+        self._operators = self._given()
         return self
 
     @property
     def operators(self) -> tuple[str, ...]:
         """The operators written, by their YAML names, in the order of :data:`OPERATORS`."""
+        # computed once by _sane: every host's check asks for it (model_construct skips
+        # validation, hence the fallback)
+        return self._operators if self._operators is not None else self._given()
+
+    def _given(self) -> tuple[str, ...]:
         given = {("not" if f == "not_" else f) for f in self.model_fields_set}
         return tuple(op for op in OPERATORS if op in given)
 
