@@ -297,3 +297,34 @@ def test_opaque_templates_get_a_redacted_text_when_they_only_print_secrets() -> 
     assert scope._redacted(entries["rewritten"].value) is None
     assert scope.vaulted_paths == {"uri", "compared", "rewritten"}
     assert not scope.failed
+
+
+def test_hosts_with_the_same_inputs_share_one_rendering(tmp_path: Path) -> None:
+    # Renders are memoised on what the template reads (memo.py): hosts inheriting the same
+    # entries get the very same result object, a host overriding an input its own, and
+    # what a shared rendering marked (vaulted, failed) is replayed on every host.
+    from mlflow_policy.model import VaultedValue
+
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "hosts").write_text("[g]\nh1\nh2\nh3\n")
+    (tmp_path / "group_vars" / "all.yml").write_text(
+        'domain: d\nfqdn: "x.{{ domain }}"\nurl: "https://{{ fqdn }}"\n'
+        'env: {URI: "{{ url }}", NAME: "/t/{{ inventory_hostname }}"}\n'
+        "pw: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3132\n"
+        'uri: "pg://u:{{ pw }}@{{ fqdn }}"\nindirect: "{{ uri }}"\nbad: "{{ nope }}"\n')
+    (tmp_path / "host_vars" / "h3.yml").write_text("domain: other\n")
+    inv = resolve_inventory(tmp_path / "hosts", root=tmp_path)
+    h1, h2, h3 = (inv.hosts[h].vars for h in ("h1", "h2", "h3"))
+    assert (h1["url"], h3["url"]) == ("https://x.d", "https://x.other")
+    assert h1["url"] is h2["url"]
+    assert h1["env"]["URI"] is h2["env"]["URI"]
+    assert (h1["env"]["NAME"], h2["env"]["NAME"]) == ("/t/h1", "/t/h2")
+    for name in ("h1", "h2", "h3"):
+        host = inv.hosts[name]
+        assert isinstance(host.vars["uri"], VaultedValue), name
+        assert isinstance(host.vars["indirect"], VaultedValue), name
+        assert {"pw", "uri", "indirect"} <= host.vaulted, name
+    assert h1["uri"] is h2["uri"]
+    assert sorted((d.host, d.fact) for d in inv.diagnostics) == [
+        ("h1", "vars.bad"), ("h2", "vars.bad"), ("h3", "vars.bad")]
