@@ -152,8 +152,8 @@ def _combine_and(verdicts: list[_Verdict], expected: str) -> _Verdict:
 
 def _condition(cond: Condition, subject: _Subject) -> _Verdict:
     verdicts: list[_Verdict] = []
-    for op in cond.operators:
-        v = _operator(cond, op, subject)
+    for op, expected in _texts(cond)[2].items():
+        v = _operator(cond, op, expected, subject)
         if v.state == "fail":
             return v  # operators are checked in a fixed order: the first failure is named
         verdicts.append(v)
@@ -166,8 +166,7 @@ def _fail(subject: _Subject, expected: str, phrase: str, what: str | None = None
     return _Verdict("fail", expected, f"{subject.path} is {shown}, expected {phrase}")
 
 
-def _operator(cond: Condition, op: str, subject: _Subject) -> _Verdict:
-    expected = _texts(cond)[2][op]
+def _operator(cond: Condition, op: str, expected: str, subject: _Subject) -> _Verdict:
     if op == "required":
         return _Verdict("pass", expected, "") if subject.present else \
             _fail(subject, expected, "to be set")

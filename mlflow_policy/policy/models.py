@@ -174,7 +174,9 @@ class Condition(_Strict):
         """The operators written, by their YAML names, in the order of :data:`OPERATORS`."""
         # computed once by _sane: every host's check asks for it (model_construct skips
         # validation, hence the fallback)
-        return self._operators if self._operators is not None else self._given()
+        private = self.__pydantic_private__  # direct: pydantic's __getattr__ is slow
+        cached = private.get("_operators") if private else None
+        return cached if cached is not None else self._given()
 
     def _given(self) -> tuple[str, ...]:
         given = {("not" if f == "not_" else f) for f in self.model_fields_set}
