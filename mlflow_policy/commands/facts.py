@@ -45,13 +45,13 @@ def _json_chunks(hosts: list[HostFacts]) -> Iterator[str]:
     masker = Masker(vault_marker=True)
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     prov_cache: dict[Any, tuple[Any, str]] = {}
-    loc_dicts: dict[Location, dict[str, Any]] = {}
+    entries: dict[tuple[str, Location], str] = {}
 
-    def loc_json(loc: Location) -> dict[str, Any]:
-        # Locations repeat across hosts (one group_vars line serves thousands).
-        found = loc_dicts.get(loc)
+    def entry(path: str, loc: Location) -> str:
+        # One group_vars line locates the same fact for thousands of hosts: encode it once.
+        found = entries.get((path, loc))
         if found is None:
-            found = loc_dicts[loc] = loc.to_json()
+            found = entries[(path, loc)] = encode(path) + ":" + encode(loc.to_json())
         return found
 
     yield '{"schema_version":1,"mode":"static","hosts":['
@@ -63,7 +63,7 @@ def _json_chunks(hosts: list[HostFacts]) -> Iterator[str]:
             prov_json = hit[1]
         else:
             pairs = prov.located() if isinstance(prov, ProvenanceView) else prov.items()
-            prov_json = encode({p: loc_json(loc) for p, loc in sorted(pairs)})
+            prov_json = "{" + ",".join(entry(p, loc) for p, loc in sorted(pairs)) + "}"
             if key is not None:
                 prov_cache[key] = (prov, prov_json)
         yield (("," if i else "") + '{"host":' + encode(h.host) + ',"inventory":'
