@@ -51,14 +51,28 @@ class RuleFilter:
         return not any(fnmatchcase(rule_id, g) for g in self.exclude)
 
 
-def select_hosts(rule: LoadedRule, hosts: Sequence[HostFacts]) -> list[HostFacts]:
+def select_hosts(rule: LoadedRule, hosts: Sequence[HostFacts],
+                 policy_hosts: dict[int, tuple[object, list[HostFacts]]] | None = None,
+                 ) -> list[HostFacts]:
+    """The hosts ``rule`` evaluates. ``policy_hosts`` caches the policy-level selection,
+    which every rule of a policy shares (keyed by the selector's identity, kept alive)."""
     from mlflow_policy.policy.selectors import selects
 
-    exclude = rule.rule.exclude
+    pool: Sequence[HostFacts] = hosts
+    pm = rule.policy_match
+    if pm is not None:
+        cached = policy_hosts.get(id(pm)) if policy_hosts is not None else None
+        if cached is None or cached[0] is not pm:
+            cached = (pm, [h for h in hosts if selects(pm, h)])
+            if policy_hosts is not None:
+                policy_hosts[id(pm)] = cached
+        pool = cached[1]
+    match, exclude = rule.rule.match, rule.rule.exclude
+    if match is None and exclude is None:
+        return list(pool)
     return [
-        h for h in hosts
-        if selects(rule.policy_match, h) and selects(rule.rule.match, h)
-        and not (exclude is not None and selects(exclude, h))
+        h for h in pool
+        if selects(match, h) and not (exclude is not None and selects(exclude, h))
     ]
 
 
@@ -105,12 +119,13 @@ def evaluate(
     unmatched: list[str] = []
     evaluated: list[tuple[str, str, str]] = []
     skipped = 0
+    policy_hosts: dict[int, tuple[object, list[HostFacts]]] = {}
     for policy in sorted(policies, key=lambda p: p.name):
         for rule in policy.rules:
             if not keep(rule.full_id):
                 continue
             rules.append(rule)
-            selected = select_hosts(rule, hosts)
+            selected = select_hosts(rule, hosts, policy_hosts)
             if not selected:
                 unmatched.append(rule.full_id)
                 continue

@@ -25,10 +25,25 @@ class Lookup:
 ABSENT = Lookup(present=False)
 
 
+# unavailable mapping (by identity, kept alive) -> the first segments of its paths: most
+# lookups are of facts no unavailable path can cover, and this answers them in one probe.
+_HEADS: dict[int, tuple[Mapping[str, str], frozenset[str]]] = {}
+
+
+def _heads(unavailable: Mapping[str, str]) -> frozenset[str]:
+    hit = _HEADS.get(id(unavailable))
+    if hit is None or hit[0] is not unavailable:
+        if len(_HEADS) > 1024:  # live runs have one mapping per host; keep this bounded
+            _HEADS.clear()
+        hit = (unavailable, frozenset(p.partition(".")[0] for p in unavailable))
+        _HEADS[id(unavailable)] = hit
+    return hit[1]
+
+
 def unavailable_reason(facts: HostFacts, path: str) -> str | None:
     """The reason ``path`` (or a prefix of it, such as ``db`` for ``db.revision``) is
     unavailable, if it is."""
-    if not facts.unavailable:
+    if not facts.unavailable or path.partition(".")[0] not in _heads(facts.unavailable):
         return None
     probe = path
     while True:
