@@ -45,15 +45,7 @@ def unavailable_reason(facts: HostFacts, path: str) -> str | None:
     unavailable, if it is."""
     if not facts.unavailable or path.partition(".")[0] not in _heads(facts.unavailable):
         return None
-    probe = path
-    while True:
-        reason = facts.unavailable.get(probe)
-        if reason is not None:
-            return reason
-        cut = probe.rfind(".")
-        if cut < 0:
-            return None
-        probe = probe[:cut]
+    return _nearest(facts.unavailable, path)
 
 
 def lookup(facts: HostFacts, path: str) -> Lookup:
@@ -71,11 +63,16 @@ def lookup(facts: HostFacts, path: str) -> Lookup:
 
 def provenance_for(facts: HostFacts, path: str) -> Any:
     """The location of ``path``'s value, falling back to its nearest located ancestor."""
+    return _nearest(facts.provenance, path)
+
+
+def _nearest(table: Mapping[str, Any], path: str) -> Any:
+    """``table``'s entry for ``path`` or, failing that, for its nearest dotted ancestor."""
     probe = path
     while True:
-        loc = facts.provenance.get(probe)
-        if loc is not None:
-            return loc
+        found = table.get(probe)
+        if found is not None:
+            return found
         cut = probe.rfind(".")
         if cut < 0:
             return None
