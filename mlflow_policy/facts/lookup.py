@@ -45,7 +45,8 @@ def unavailable_reason(facts: HostFacts, path: str) -> str | None:
     unavailable, if it is."""
     if not facts.unavailable or path.partition(".")[0] not in _heads(facts.unavailable):
         return None
-    return _nearest(facts.unavailable, path)
+    reason: str | None = _nearest(facts.unavailable, path)
+    return reason
 
 
 def lookup(facts: HostFacts, path: str) -> Lookup:
