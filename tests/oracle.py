@@ -258,18 +258,8 @@ def ansible_rendered_vars(
     host does not have as ``{"__missing__": True}``. Slow (imports all of Ansible): batch.
     """
     require_ansible()
-    with tempfile.TemporaryDirectory(prefix="mlflow-policy-oracle-") as tmp:
-        proc = subprocess.run(
-            [sys.executable, "-c", _RENDER_SCRIPT,
-             json.dumps([sources, playbook_dir, hosts, names])],
-            cwd=cwd,
-            env=clean_env(Path(tmp)),
-            capture_output=True,
-            text=True,
-            timeout=ORACLE_TIMEOUT,
-            check=False,
-        )
-    if proc.returncode != 0:
-        raise OracleError(proc.returncode, proc.stderr)
-    data: dict[str, dict[str, Any]] = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = _run(Path(sys.executable),
+               ["-c", _RENDER_SCRIPT, json.dumps([sources, playbook_dir, hosts, names])],
+               cwd, None)
+    data: dict[str, dict[str, Any]] = json.loads(out.strip().splitlines()[-1])
     return data
