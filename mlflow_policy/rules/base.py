@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mlflow_policy.facts.lookup import Lookup, lookup, provenance_for
 from mlflow_policy.findings import Finding, Related
 from mlflow_policy.model import HostFacts, VaultedValue
+from mlflow_policy.secrets import mask_text
 
 if TYPE_CHECKING:
     from mlflow_policy.policy.loader import LoadedRule
@@ -101,7 +102,8 @@ def show(value: Any, present: bool = True) -> str:
     if not present:
         return "absent"
     if isinstance(value, VaultedValue):
-        return "***"
+        # The redacted text (postgresql://mlflow:***@db/mlflow) never holds the secret.
+        return "***" if value.redacted is None else repr(mask_text(value.redacted))
     return repr(str(value)) if isinstance(value, str) else repr(value)
 
 
