@@ -72,10 +72,6 @@ def _json_chunks(hosts: list[HostFacts]) -> Iterator[str]:
     yield "]}\n"
 
 
-def render_json(hosts: list[HostFacts]) -> str:
-    return "".join(_json_chunks(hosts))
-
-
 def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
     if isinstance(value, Mapping) and value:
         for key in sorted(value, key=str):

@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _finding_json(f: Finding) -> dict[str, Any]:
-    from mlflow_policy.report.masking import mask_text
+    from mlflow_policy.secrets import mask_text
 
     return {"rule": f.rule, "severity": f.severity, "host": f.host, "inventory": f.inventory,
             "fact": f.fact, "message": mask_text(f.message),
@@ -42,7 +42,7 @@ def _finding_json(f: Finding) -> dict[str, Any]:
 
 
 def _finding_text(f: Finding) -> str:
-    from mlflow_policy.report.masking import mask_text
+    from mlflow_policy.secrets import mask_text
 
     where = f" at {f.location.path}:{f.location.line}" if f.location else ""
     host = f"{f.inventory}/{f.host}" if f.host else "(no host)"

@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlflow_policy.findings import INTERNAL_ERROR, Result
-from mlflow_policy.report.masking import mask_text
 from mlflow_policy.report.options import ReportOptions
 from mlflow_policy.report.sarif import located, rules_by_id
 from mlflow_policy.report.view import views
+from mlflow_policy.secrets import mask_text
 
 SEVERITY: Mapping[str, str] = {"error": "critical", "warning": "major", "info": "info"}
 # A finding with nowhere to point (rare: a diagnostic without a file) still needs a path.

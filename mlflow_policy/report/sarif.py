@@ -21,9 +21,9 @@ from urllib.parse import quote
 from mlflow_policy import __version__
 from mlflow_policy.findings import BUILTIN_RULES, INTERNAL_ERROR, Finding, Result
 from mlflow_policy.model import Location
-from mlflow_policy.report.masking import mask_text
 from mlflow_policy.report.options import ReportOptions
 from mlflow_policy.report.view import FindingView, views
+from mlflow_policy.secrets import mask_text
 
 if TYPE_CHECKING:
     from mlflow_policy.policy.loader import LoadedRule
@@ -51,13 +51,8 @@ def policy_of(rule_id: str, rules: Mapping[str, LoadedRule]) -> str:
 
 
 def waiver_justifications(result: Result) -> dict[str, str]:
-    """Waiver name -> its justification, when the Result carries the run's waivers.
-
-    Findings name their waiver only; the justification arrives with ``Result.waivers``
-    (requested of the engine), and is read defensively until then.
-    """
-    waivers = getattr(result, "waivers", ()) or ()
-    return {str(w.name): mask_text(str(w.justification)) for w in waivers}
+    """Waiver name -> its justification (findings name their waiver only)."""
+    return {str(w.name): mask_text(str(w.justification)) for w in result.waivers}
 
 
 def waiver_text(f: Finding, justifications: Mapping[str, str]) -> str:
