@@ -113,20 +113,18 @@ def use_color(args: argparse.Namespace, stream: TextIO, to_file: bool) -> bool:
     return bool(isatty and isatty())
 
 
-def evaluate_tree(args: argparse.Namespace, *, tolerant: bool = False) -> tuple[Result, Fleet]:
-    """Load and evaluate the inputs as seen from the current directory. ``tolerant`` (the
-    merge base) drops input paths that did not exist yet instead of failing."""
+def evaluate_tree(args: argparse.Namespace, config: RunConfig, root: Path, *,
+                  tolerant: bool = False) -> tuple[Result, Fleet]:
+    """Load and evaluate the inputs as seen from ``root``. ``tolerant`` (the merge base)
+    drops input paths that did not exist yet instead of failing."""
     from mlflow_policy.engine import evaluate
+    from mlflow_policy.facts.declared import Fleet as _Fleet
 
-    config, root = common.run_config(args)
     if tolerant:
         args = _existing_only(args, config, root)
-        config, root = common.run_config(args)
     loaded = policy_set(args, config, root)
     active_waivers = waivers(args, config, root, loaded)
-    if tolerant and not common.inventory_paths_or_none(args, config, root):
-        from mlflow_policy.facts.declared import Fleet as _Fleet
-
+    if tolerant and not args.inventory:
         fleet: Fleet = _Fleet(inventories=(), hosts=(), diagnostics=())
     else:
         fleet = common.fleet(args, config, root)
@@ -143,8 +141,6 @@ def _existing_only(args: argparse.Namespace, config: RunConfig, root: Path) -> a
     ns.policy = [p for p in (args.policy or config.policies) if p.exists()] or [root / ".none"]
     ns.inventory = [p for p in common.inventory_paths_or_none(args, config, root) if p.exists()]
     ns.waivers = [p for p in (args.waivers or config.waivers) if p.exists()]
-    if args.config is not None and not args.config.exists():
-        ns.config = None
     return ns
 
 
@@ -181,7 +177,8 @@ def _rebase_args(args: argparse.Namespace, head: Path, base: Path) -> argparse.N
     return ns
 
 
-def diff_against_base(args: argparse.Namespace, head: Result, head_fleet: Fleet) -> Result:
+def diff_against_base(args: argparse.Namespace, config: RunConfig, root: Path, head: Result,
+                      head_fleet: Fleet) -> Result:
     """Evaluate the merge base's inputs the same way; keep only what is new."""
     import tempfile
     from dataclasses import replace
@@ -190,15 +187,18 @@ def diff_against_base(args: argparse.Namespace, head: Result, head_fleet: Fleet)
     from mlflow_policy.findings import DiffSummary
     from mlflow_policy.gitdiff import compare, export_merge_base, schema_migrations
 
-    config, root = common.run_config(args)
     with tempfile.TemporaryDirectory(prefix="mlflow-policy-base-") as tmp:
         base = export_merge_base(args.diff_base, _inputs(args, config, root), Path(tmp), root)
         base.root.mkdir(parents=True, exist_ok=True)
         here = Path.cwd()
         os.chdir(base.root)
         try:
-            base_result, base_fleet = evaluate_tree(
-                _rebase_args(args, root, base.root), tolerant=True)
+            base_args = _rebase_args(args, root, base.root)
+            if base_args.config is not None and not base_args.config.exists():
+                base_args.config = None  # the config file is new on this branch
+            base_config, base_root = common.run_config(base_args)
+            base_result, base_fleet = evaluate_tree(base_args, base_config, base_root,
+                                                    tolerant=True)
         except InputErrors as exc:
             for err in exc.errors:
                 err.message = f"at the merge base {base.commit[:12]}: {err.message}"
@@ -216,10 +216,10 @@ def run(args: argparse.Namespace) -> int:
     from mlflow_policy.report import REPORTERS, ReportOptions
 
     targets = outputs(args)  # usage errors before any slow loading
-    config, _ = common.run_config(args)
-    result, fleet = evaluate_tree(args)
+    config, root = common.run_config(args)
+    result, fleet = evaluate_tree(args, config, root)
     if args.diff_base:
-        result = diff_against_base(args, result, fleet)
+        result = diff_against_base(args, config, root, result, fleet)
     fail_on = args.fail_on or config.fail_on
     stamp = datetime.now(UTC).isoformat(timespec="seconds") if args.timestamps else None
     for name, path in targets:

@@ -8,6 +8,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,14 +50,8 @@ def run_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
     if playbook_dir is not None:
         if not playbook_dir.is_dir():
             raise UsageError(f"--playbook-dir: not a directory: {playbook_dir}")
-        config = _replace(config, playbook_dir=playbook_dir)
+        config = replace(config, playbook_dir=playbook_dir)
     return config, root
-
-
-def _replace(config: RunConfig, **changes: object) -> RunConfig:
-    from dataclasses import replace
-
-    return replace(config, **changes)  # type: ignore[arg-type]
 
 
 def inventory_paths_or_none(args: argparse.Namespace, config: RunConfig, root: Path
