@@ -72,7 +72,7 @@ class HostFacts:
         return (self.inventory, self.host)
 
 
-@dataclass(frozen=True, order=True, slots=True)
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     """A finding the loaders raise themselves (``mlflow-policy/vaulted-file``,
     ``mlflow-policy/unresolved-template``...), before any policy is evaluated.
@@ -87,3 +87,8 @@ class Diagnostic:
     fact: str | None = None
     location: Location | None = None
     severity: str = "warning"
+
+    @property
+    def sort_key(self) -> tuple[str, str, str, str, str]:
+        # Not order=True: a location may be None, and None does not compare with Location.
+        return (self.inventory or "", self.host or "", self.rule, self.fact or "", self.message)

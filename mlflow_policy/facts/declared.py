@@ -117,10 +117,6 @@ def resolve_all(
     return resolved
 
 
-def _diagnostic_key(d: Diagnostic) -> tuple[str, str, str, str, str]:
-    return (d.inventory or "", d.host or "", d.rule, d.fact or "", d.message)
-
-
 def load_fleet(
     paths: Sequence[Path], config: RunConfig, *, root: Path | None = None,
     vault_secrets: VaultSecrets | None = None,
@@ -138,5 +134,5 @@ def load_fleet(
     return Fleet(
         inventories=tuple(sorted(i.name for i in inventories)),
         hosts=tuple(hosts),
-        diagnostics=tuple(sorted(diagnostics, key=_diagnostic_key)),
+        diagnostics=tuple(sorted(diagnostics, key=lambda d: d.sort_key)),
     )
