@@ -16,9 +16,8 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from mlflow_policy.findings import (
+    ENGINE_BUILTINS,
     INTERNAL_ERROR,
-    WAIVER_EXPIRED,
-    WAIVER_UNUSED,
     Finding,
     Result,
 )
@@ -28,12 +27,6 @@ from mlflow_policy.waivers import apply_waivers, scope_checker
 
 if TYPE_CHECKING:
     from mlflow_policy.policy.loader import LoadedPolicy, LoadedRule, LoadedWaiver
-
-# The engine's own findings that users can filter and waive (internal-error is neither).
-BUILTIN_IDS = (
-    "mlflow-policy/vaulted-file", "mlflow-policy/unresolved-template",
-    "mlflow-policy/unknown-mlflow-env", WAIVER_EXPIRED, WAIVER_UNUSED,
-)
 
 
 @dataclass(frozen=True)
@@ -145,7 +138,7 @@ def evaluate(
         found = by_key.get((f.inventory or "", f.host or ""))
         return found if found is not None else _pseudo_host(f)
 
-    scope = scope_checker([r.full_id for r in rules] + [b for b in BUILTIN_IDS if keep(b)])
+    scope = scope_checker([r.full_id for r in rules] + [b for b in ENGINE_BUILTINS if keep(b)])
     findings = apply_waivers(findings, waivers, today=today, host_of=host_of,
                              in_scope=scope, keep=keep)
     return Result(

@@ -28,6 +28,7 @@ FAIL_ON_CHOICES = tuple(_FAILING)
 INTERNAL_ERROR = "mlflow-policy/internal-error"
 WAIVER_EXPIRED = "mlflow-policy/waiver-expired"
 WAIVER_UNUSED = "mlflow-policy/waiver-unused"
+SCHEMA_MIGRATION = "mlflow-policy/schema-migration"
 
 # The engine's own finding ids (policy-language.md section 10) and what each means; explain
 # prints these, and they filter and waive like any rule (internal-error excepted).
@@ -46,7 +47,16 @@ BUILTIN_RULES: Mapping[str, str] = {
                                         "introduced later / removed earlier than that "
                                         "release), so the setting silently has no effect. "
                                         "The message names the closest variable it does read.",
+    SCHEMA_MIGRATION: "pull-request mode (--diff-base): a tracking server's mlflow.version "
+                      "changes to a release with another alembic head, so its database needs "
+                      "migrating (warning, with the number of revisions), or cannot be served "
+                      "at all when the new head is older (error: MLflow has no downgrades).",
 }
+
+# Built-ins the engine itself produces, which waivers and --rule/--skip-rule scope over.
+# internal-error is never filtered or waived; schema-migration comes from the PR diff,
+# after evaluation.
+ENGINE_BUILTINS = tuple(r for r in BUILTIN_RULES if r not in (INTERNAL_ERROR, SCHEMA_MIGRATION))
 
 
 @dataclass(frozen=True, slots=True)

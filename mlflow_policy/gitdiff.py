@@ -17,10 +17,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlflow_policy.errors import InputError
-from mlflow_policy.findings import Finding
+from mlflow_policy.findings import SCHEMA_MIGRATION, Finding
 from mlflow_policy.model import HostFacts
 
-SCHEMA_MIGRATION = "mlflow-policy/schema-migration"
 _FETCH_HINT = ("fetch more history (for example `git fetch --unshallow`, or `fetch-depth: 0` "
                "in actions/checkout)")
 
