@@ -80,7 +80,8 @@ class OracleError(AssertionError):
         super().__init__(f"ansible-inventory exited {rc}:\n{stderr}")
 
 
-def _run(exe: Path, args: list[str], cwd: Path, env_extra: Mapping[str, str] | None) -> str:
+def _run(exe: Path, args: list[str], cwd: Path, env_extra: Mapping[str, str] | None,
+         timeout: float = ORACLE_TIMEOUT) -> str:
     with tempfile.TemporaryDirectory(prefix="mlflow-policy-oracle-") as tmp:
         proc = subprocess.run(
             [str(exe), *args],
@@ -88,7 +89,7 @@ def _run(exe: Path, args: list[str], cwd: Path, env_extra: Mapping[str, str] | N
             env=clean_env(Path(tmp), env_extra),
             capture_output=True,
             text=True,
-            timeout=ORACLE_TIMEOUT,
+            timeout=timeout,
             check=False,
         )
     if proc.returncode != 0:
@@ -251,15 +252,18 @@ def ansible_rendered_vars(
     hosts: list[str],
     names: list[str],
     playbook_dir: str | None = None,
+    *,
+    timeout: float = ORACLE_TIMEOUT,
 ) -> dict[str, dict[str, Any]]:
     """Each named var of each host as Ansible's Templar renders it (one process).
 
     A var Ansible cannot render comes back as ``{"__error__": ExceptionName}``; a var the
     host does not have as ``{"__missing__": True}``. Slow (imports all of Ansible): batch.
+    Raises ``subprocess.TimeoutExpired`` after ``timeout`` seconds.
     """
     require_ansible()
     out = _run(Path(sys.executable),
                ["-c", _RENDER_SCRIPT, json.dumps([sources, playbook_dir, hosts, names])],
-               cwd, None)
+               cwd, None, timeout)
     data: dict[str, dict[str, Any]] = json.loads(out.strip().splitlines()[-1])
     return data

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, given, note, reject, settings
 from hypothesis import strategies as st
 
 from mlflow_policy.inventory import ResolvedInventory
@@ -51,6 +52,8 @@ pytestmark = pytest.mark.ansible
 REPO = Path(__file__).resolve().parents[1]
 # Each example costs one ansible-inventory process (~0.3 s) plus our resolver.
 EXAMPLES = int(os.environ.get("MLFLOW_POLICY_INVENTORY_EXAMPLES", "40"))
+# Ansible's Templar renders a generated inventory in ~2 s; far longer means it is stuck.
+TEMPLAR_TIMEOUT = 30
 
 # ----------------------------------------------------------------------------- values
 
@@ -388,8 +391,15 @@ def rendering_problems(resolved: ResolvedInventory, source: Path, playbook_dir: 
     """
     hosts = sorted(resolved.hosts)
     names = sorted({n for h in resolved.hosts.values() for n in h.vars})
-    theirs = ansible_rendered_vars([str(source)], cwd, hosts, names,
-                                   playbook_dir=str(playbook_dir) if playbook_dir else None)
+    try:
+        theirs = ansible_rendered_vars([str(source)], cwd, hosts, names,
+                                       playbook_dir=str(playbook_dir) if playbook_dir else None,
+                                       timeout=TEMPLAR_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        # Ansible's lazy templating can take exponential time on nested self-references
+        # ("alpha: {X: '{{ alpha ~ 1 }}'}"): no verdict to compare against. Ours already
+        # returned (it detects the cycle), which is what matters for a pre-commit hook.
+        reject()
     unresolved: dict[str, set[str]] = {}
     for d in resolved.diagnostics:
         if d.rule == "mlflow-policy/unresolved-template" and d.host and d.fact:
@@ -433,7 +443,9 @@ def ansible_present() -> None:
     require_ansible()
 
 
-@settings(max_examples=EXAMPLES, deadline=None,
+# derandomize: CI runs the same examples every time (a red build must be reproducible);
+# MLFLOW_POLICY_INVENTORY_EXAMPLES raises the count for a longer local search.
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture])
 @given(inv=inventories())

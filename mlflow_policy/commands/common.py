@@ -7,7 +7,8 @@ import gc
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,13 +78,26 @@ def fleet(args: argparse.Namespace, config: RunConfig, root: Path) -> Fleet:
         from mlflow_policy.inventory import VaultSecrets
 
         secrets = VaultSecrets.from_cli(files, ids)
-    loaded = load_fleet(inventory_paths(args, config, root), config, root=root,
-                        vault_secrets=secrets)
-    # A fleet is ~1M long-lived containers; every later gen-2 collection would walk them
-    # all and free nothing. Freezing moves them out of the collector's sight, at no memory
-    # cost (unlike disabling the GC).
-    gc.freeze()
-    return loaded
+    with long_lived():
+        return load_fleet(inventory_paths(args, config, root), config, root=root,
+                          vault_secrets=secrets)
+
+
+@contextmanager
+def long_lived() -> Iterator[None]:
+    """Build objects that live until the run ends (a fleet: ~1M containers) with the cyclic
+    collector paused, then freeze them: every collection over them would free nothing, and
+    the first one after resolving alone cost a fifth of a 10,000-host run. Freezing moves
+    them out of the collector's sight at no memory cost; the collector then runs as before
+    for whatever the run makes next."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if collecting:
+            gc.enable()
 
 
 def write_output(text: str, path: Path | None) -> None:

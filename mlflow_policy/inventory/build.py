@@ -64,18 +64,24 @@ def _groups_dict(inv: InventoryData) -> dict[str, list[str]]:
 
 class _HostVars(Mapping[str, Any]):
     def __init__(self, renderer: _Renderer) -> None:
-        self.renderer = renderer
+        self.renderer: _Renderer | None = renderer
+
+    def _live(self) -> _Renderer:
+        if self.renderer is None:
+            raise RuntimeError("hostvars read after resolving ended")
+        return self.renderer
 
     def __getitem__(self, key: str) -> Any:
-        if key not in self.renderer.layers:
+        renderer = self._live()
+        if key not in renderer.layers:
             raise KeyError(key)
-        return self.renderer.scope(key)
+        return renderer.scope(key)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.renderer.layers)
+        return iter(self._live().layers)
 
     def __len__(self) -> int:
-        return len(self.renderer.layers)
+        return len(self._live().layers)
 
 
 class _Renderer:
@@ -92,6 +98,13 @@ class _Renderer:
         self.hostvars = _HostVars(self)
         self.skipped_vaults = any(d.rule == "mlflow-policy/vaulted-file"
                                   for d in ctx.diagnostics)
+
+    def close(self) -> None:
+        """Break the renderer <-> hostvars <-> scopes cycle, so that reference counting
+        frees every scope as soon as resolving ends (the caller may have paused the cyclic
+        collector for the whole load: ~100 MB at 10,000 hosts would otherwise linger)."""
+        self._scopes.clear()
+        self.hostvars.renderer = None
 
     def magic(self, name: str) -> dict[str, Any]:
         if self._groups is None:
@@ -174,8 +187,11 @@ def resolve(path: Path, *, name: str | None, playbook_dir: Path | None,
     raise_all(ctx.errors)
     renderer = _Renderer(inv, layers, ctx,
                          Path(os.path.abspath(playbook_dir)) if playbook_dir else inv_dir)
-    hosts: dict[str, ResolvedHost] = {
-        h: resolved_host(lay, renderer.render(h)) for h, lay in layers.items()}
+    try:
+        hosts: dict[str, ResolvedHost] = {
+            h: resolved_host(lay, renderer.render(h)) for h, lay in layers.items()}
+    finally:
+        renderer.close()
     groups = {
         g.name: GroupInfo(g.name, tuple(g.hosts), tuple(g.children), g.depth, g.priority)
         for g in inv.groups.values()

@@ -233,16 +233,18 @@ class InventoryData:
         # Ansible raises a child's depth to parent depth + 1 whenever an edge is added;
         # the fixed point is the longest path from 'all'.
         depth: dict[str, int] = {"all": 0}
-
-        def visit(name: str, stack: tuple[str, ...]) -> int:
-            if name in depth:
-                return depth[name]
-            parents = self.groups[name].parents
-            if name in stack:
-                raise InventoryError(f"The group named '{name}' has a recursive dependency loop.")
-            d = max((visit(p, (*stack, name)) + 1 for p in parents), default=0)
-            depth[name] = d
-            return d
-
         for name in self.groups:
-            self.groups[name].depth = visit(name, ())
+            self.groups[name].depth = self._depth(name, (), depth)
+
+    def _depth(self, name: str, stack: tuple[str, ...], depth: dict[str, int]) -> int:
+        # A method, not a recursive closure: a closure refers to itself, and that cycle
+        # would keep the whole inventory alive until a cyclic collection, which a run
+        # pauses while it loads.
+        if name in depth:
+            return depth[name]
+        if name in stack:
+            raise InventoryError(f"The group named '{name}' has a recursive dependency loop.")
+        d = max((self._depth(p, (*stack, name), depth) + 1
+                 for p in self.groups[name].parents), default=0)
+        depth[name] = d
+        return d

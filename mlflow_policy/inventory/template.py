@@ -165,7 +165,10 @@ class HostScope(Mapping[str, Any]):
         except RecursionError:
             error = RenderFailure("recursive loop detected")
         except Exception as exc:  # any Jinja/filter error means "not renderable"
-            error = exc
+            # Only the message is used: dropping the traceback breaks the cycle
+            # exception -> frame -> this scope, which would keep a whole run's resolver
+            # state alive until the next cyclic collection.
+            error = exc.with_traceback(None)
         finally:
             self.frames.pop()
         if frame.opaque:
