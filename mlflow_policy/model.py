@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class Location:
-    """Where a value was written: path as given/relative to the run's root, 1-based."""
+class Location(NamedTuple):
+    """Where a value was written: path as given/relative to the run's root, 1-based.
+
+    A named tuple, not a frozen dataclass: one is made for every value of every file read
+    (~100,000 on a 10,000-host fleet), and a tuple is built and hashed in C."""
 
     path: str
     line: int

@@ -119,6 +119,56 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
             data[key] = self.construct_object(value_node, deep=False)
             data.locs[key] = self._loc(value_node)
 
+    def build(self, node: yaml.Node) -> Any:
+        """What ``construct_document`` makes of ``node``, for a document without aliases
+        or merge keys: a direct recursive walk, about twice as fast as PyYAML's
+        generator-driven construction (most of the time of loading an inventory)."""
+        kind = type(node)
+        tag = node.tag
+        if kind is yaml.ScalarNode:
+            if tag == _STR:
+                return node.value
+            ctor = self.yaml_constructors.get(tag)
+            if ctor is None or tag in (_MAP, _SEQ):
+                return self.construct_document(node)  # PyYAML's own error or handling
+            return ctor(self, node)
+        if kind is yaml.MappingNode and tag == _MAP:
+            data = LocDict()
+            data.loc = self._loc(node)
+            locs = data.locs
+            path = self.display_path
+            build = self.build
+            for key_node, value_node in node.value:
+                key = key_node.value if type(key_node) is yaml.ScalarNode and \
+                    key_node.tag == _STR else build(key_node)
+                try:
+                    seen = key in data
+                except TypeError:
+                    raise self._error("a mapping key must be a scalar", key_node) from None
+                if seen:
+                    raise self._duplicate(node, key, key_node)
+                data[key] = build(value_node)
+                mark = value_node.start_mark
+                locs[key] = Location(path, mark.line + 1, mark.column + 1)
+            return data
+        if kind is yaml.SequenceNode and tag == _SEQ:
+            items = LocList()
+            items.loc = self._loc(node)
+            build = self.build
+            path = self.display_path
+            for child in node.value:
+                items.append(build(child))
+                mark = child.start_mark
+                items.locs.append(Location(path, mark.line + 1, mark.column + 1))
+            return items
+        return self.construct_document(node)  # a tagged collection (!unsafe {...}...)
+
+    def _duplicate(self, node: yaml.Node, key: Any, key_node: yaml.Node) -> InputError:
+        first = next(k for k, _ in node.value if self.construct_document(k) == key)
+        return self._error(
+            f"duplicate key {key!r} (first defined on line {first.start_mark.line + 1})",
+            key_node)
+
     def construct_located_seq(self, node: yaml.SequenceNode) -> Iterator[Any]:
         data = LocList()
         data.loc = self._loc(node)
@@ -145,6 +195,11 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
         if isinstance(node, yaml.SequenceNode):
             return self.construct_sequence(node, deep=True)
         return self.construct_mapping(node, deep=True)
+
+
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
 
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_located_map)
@@ -212,8 +267,10 @@ def loads_all(text: str, display_path: str) -> list[Any]:
     """Every document of a YAML stream, strictly loaded, with locations."""
     loader = _Loader(text)
     loader.display_path = display_path
-    # No alias can exist without a '*': most files skip the expansion walk entirely.
+    # No alias can exist without a '*': most files skip the expansion walk entirely,
+    # and without aliases or merge keys ('<<') a document is built by the direct walk.
     has_aliases = "*" in text
+    direct = not has_aliases and "<<" not in text
     docs: list[Any] = []
     try:
         while loader.check_node():
@@ -222,7 +279,7 @@ def loads_all(text: str, display_path: str) -> list[Any]:
                 continue
             if has_aliases:
                 _check_expansion(node, loader)
-            docs.append(loader.construct_document(node))
+            docs.append(loader.build(node) if direct else loader.construct_document(node))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         msg = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"

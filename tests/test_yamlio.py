@@ -9,6 +9,7 @@ import pytest
 from mlflow_policy import yamlio
 from mlflow_policy.errors import InputError
 from mlflow_policy.model import Location, Unsafe, VaultedValue
+from tests.support import REPO
 
 BAD = Path(__file__).parent / "fixtures" / "yaml" / "bad"
 CASES = sorted(p for p in BAD.iterdir() if p.suffix == ".yaml")
@@ -70,3 +71,51 @@ def test_multiple_documents() -> None:
     assert yamlio.loads_all("a: 1\n---\nb: 2\n", "f") == [{"a": 1}, {"b": 2}]
     with pytest.raises(InputError, match="one YAML document"):
         yamlio.loads("a: 1\n---\nb: 2\n", "f")
+
+
+def _pyyaml_construction(text: str, display: str) -> list[object]:
+    loader = yamlio._Loader(text)
+    loader.display_path = display
+    try:
+        docs = []
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                docs.append(loader.construct_document(node))
+        return docs
+    finally:
+        loader.dispose()
+
+
+def _locs(value: object) -> object:
+    if isinstance(value, dict):
+        return (getattr(value, "loc", None), dict(getattr(value, "locs", {})),
+                {repr(k): _locs(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return (getattr(value, "loc", None), list(getattr(value, "locs", [])),
+                [_locs(v) for v in value])
+    return (type(value).__name__, repr(value))
+
+
+GOOD_YAML = sorted(
+    p for base in (REPO / "inventories", REPO / "policies", REPO / "tests" / "fixtures")
+    for p in base.rglob("*.y*ml") if "/bad/" not in p.as_posix())
+
+
+def test_direct_build_matches_pyyaml_construction() -> None:
+    """Documents without aliases or merge keys skip PyYAML's constructor: values, types
+    and every location must be what the constructor gives."""
+    compared = 0
+    for path in GOOD_YAML:
+        text = path.read_text(encoding="utf-8")
+        if "*" in text or "<<" in text:
+            continue
+        try:
+            ours = yamlio.loads_all(text, str(path))
+        except InputError:
+            continue
+        theirs = _pyyaml_construction(text, str(path))
+        assert ours == theirs, path
+        assert _locs(ours) == _locs(theirs), path
+        compared += 1
+    assert compared > 50
