@@ -19,6 +19,8 @@ from typing import Any
 from mlflow_policy.model import HostFacts, VaultedValue
 
 MASK = "***"
+# scalars a masker passes through unless their name says they are secret
+_PLAIN = frozenset({int, float, bool, type(None)})
 
 SECRET_NAME = re.compile(
     r"PASSWORD|PASSWD|PASSPHRASE|TOKEN|SECRET|CREDENTIAL|PRIVATE_KEY|API_KEY|APIKEY"
@@ -75,7 +77,17 @@ class Masker:
         if isinstance(value, Mapping):
             return self._mapping(value, path, vaulted)
         if isinstance(value, (list, tuple)):
-            return [self.value(v, path, vaulted) for v in value]
+            if vaulted and path in vaulted:
+                return self._vault(value)
+            # items are masked by the list's own name: shared lists are masked once
+            key = (id(value), path[path.rfind(".") + 1:]) if not vaulted else None
+            hit = self._cache.get(key) if key is not None else None
+            if hit is not None and hit[0] is value:
+                return hit[1]
+            items = [self.value(v, path, vaulted) for v in value]
+            if key is not None:
+                self._cache[key] = (value, items)
+            return items
         if value is not None and path and is_secret_path(path):
             return MASK
         if isinstance(value, str):
@@ -92,19 +104,24 @@ class Masker:
             v == path or v.startswith(prefix) for v in vaulted))
         key: tuple[int, str] | None = None
         if not below:
-            key = (id(value), path)
+            # Masked by its own keys alone: the same copy serves wherever it appears
+            # (vars.mlflow_env and env are one mapping).
+            key = (id(value), "")
             hit = self._cache.get(key)
             if hit is not None and hit[0] is value:
                 return hit[1]
         out: dict[str, Any] = {}
         for k, v in value.items():
             name = k if type(k) is str else str(k)
-            if type(v) is str and not (below and prefix + name in vaulted):
+            kind = type(v)
+            if kind is str and not (below and prefix + name in vaulted):
                 # The common leaf, inlined: a plain string under a plain name.
                 if is_secret_name(name):
                     out[name] = MASK
                 else:
                     out[name] = mask_text(v) if "://" in v else v
+            elif kind in _PLAIN and not (below and prefix + name in vaulted):
+                out[name] = MASK if v is not None and is_secret_name(name) else v
             else:
                 out[name] = self.value(v, prefix + name, vaulted if below else frozenset())
         if key is not None:

@@ -317,3 +317,29 @@ def test_conditions_from_yaml_keep_yaml_types() -> None:
 def test_messages_are_deterministic() -> None:
     for path, raw, _, _ in TABLE:
         assert check(_cond(raw), HOST, path) == check(_cond(raw), HOST, path)
+
+
+def test_shared_verdicts_still_mask_per_host() -> None:
+    """Verdicts are shared between hosts with the same value; whether the path is vaulted
+    on a host is part of what is shared, in either order of evaluation."""
+    cond = Condition.model_validate({"equals": "b"})
+    plain = HostFacts(host="p", inventory="prod", facts={"x": {"y": "a"}})
+    vaulted = HostFacts(host="v", inventory="prod", facts={"x": {"y": "a"}},
+                        vaulted_paths=frozenset({"x"}))
+    for order in ((plain, vaulted), (vaulted, plain)):
+        results = {h.host: check(cond, h, "x.y") for h in order}
+        assert "'a'" in results["p"].message
+        assert "'a'" not in results["v"].message
+        assert "***" in results["v"].message
+
+
+def test_peer_templates_render_per_peer() -> None:
+    """A template reading only the peer is rendered once per peer, not once per host, and
+    never answers for another peer."""
+    cond = Condition.model_validate({"version": "<={{ peer.mlflow.version }}"})
+    client = HostFacts(host="c", inventory="prod", facts={"mlflow": {"version": "3.1.0"}})
+    old = {"mlflow": {"version": "3.0.0"}}
+    new = {"mlflow": {"version": "3.2.0"}}
+    for _ in range(2):
+        assert check(cond, client, "mlflow.version", extra={"peer": new}).ok
+        assert not check(cond, client, "mlflow.version", extra={"peer": old}).ok

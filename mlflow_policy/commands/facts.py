@@ -40,35 +40,44 @@ def _select(hosts: tuple[HostFacts, ...], patterns: list[str]) -> list[HostFacts
 
 
 def _json_chunks(hosts: list[HostFacts]) -> Iterator[str]:
-    """The facts report, one host at a time. Masked documents and provenance listings of
-    hosts that share the resolver's mappings are computed once."""
+    """The facts report, one host at a time. Masked documents are cached by the masker;
+    provenance entries are encoded once per (hostvar, location): one group_vars line
+    locates the same facts for thousands of hosts."""
     masker = Masker(vault_marker=True)
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    prov_cache: dict[Any, tuple[Any, str]] = {}
-    entries: dict[tuple[str, Location], str] = {}
+    located: dict[Location, str] = {}
+    # (hostvar path, location) -> the '"fact.path":{...}' entries it gives, sorted
+    entries: dict[tuple[str, Location], list[str]] = {}
 
-    def entry(path: str, loc: Location) -> str:
-        # One group_vars line locates the same fact for thousands of hosts: encode it once.
-        found = entries.get((path, loc))
+    def where(loc: Location) -> str:
+        found = located.get(loc)
         if found is None:
-            found = entries[(path, loc)] = encode(path) + ":" + encode(loc.to_json())
+            found = located[loc] = encode(loc.to_json())
         return found
+
+    def listing(prov: Mapping[str, Location]) -> str:
+        parts: list[str] = []
+        if isinstance(prov, ProvenanceView):
+            by_var, paths = prov.by_hostvar()
+            for item in by_var.items():
+                found = entries.get(item)
+                if found is None:
+                    loc = where(item[1])
+                    found = entries[item] = [encode(p) + ":" + loc
+                                             for p in paths.fact_paths(item[0])]
+                parts.extend(found)
+        else:
+            parts = [encode(p) + ":" + where(loc) for p, loc in prov.items()]
+        # sorted by the encoded entry, which is by fact path for any path without a space,
+        # '!' or an escaped character (those sort apart, deterministically)
+        parts.sort()
+        return "{" + ",".join(parts) + "}"
 
     yield '{"schema_version":1,"mode":"static","hosts":['
     for i, h in enumerate(hosts):
-        prov = h.provenance
-        key = prov.identity if isinstance(prov, ProvenanceView) else None
-        hit = prov_cache.get(key) if key is not None else None
-        if hit is not None:
-            prov_json = hit[1]
-        else:
-            pairs = prov.located() if isinstance(prov, ProvenanceView) else prov.items()
-            prov_json = "{" + ",".join(entry(p, loc) for p, loc in sorted(pairs)) + "}"
-            if key is not None:
-                prov_cache[key] = (prov, prov_json)
         yield (("," if i else "") + '{"host":' + encode(h.host) + ',"inventory":'
                + encode(h.inventory) + ',"facts":' + encode(masker.facts(h))
-               + ',"provenance":' + prov_json + "}")
+               + ',"provenance":' + listing(h.provenance) + "}")
     yield "]}\n"
 
 

@@ -23,6 +23,7 @@ class FactPaths:
         self.pairs = sorted(mapping.items(), key=lambda fv: (-len(fv[0]), fv[0]))
         # hostvar name (first dotted part) -> the (fact, var) pairs that can rebase it
         self._by_top: dict[str, list[tuple[str, str]]] = {}
+        self._fact_paths: dict[str, tuple[str, ...]] = {}
         for fact, var in mapping.items():
             self._by_top.setdefault(var.partition(".")[0], []).append((fact, var))
 
@@ -35,6 +36,13 @@ class FactPaths:
             if path.startswith(fact) and path[len(fact)] == ".":
                 return var + path[len(fact):]
         return None
+
+    def fact_paths(self, key: str) -> tuple[str, ...]:
+        """Every fact path naming the hostvar path ``key`` (cached: hosts share keys)."""
+        found = self._fact_paths.get(key)
+        if found is None:
+            found = self._fact_paths[key] = tuple(p for p, _ in self.rebase(((key, None),)))
+        return found
 
     def to_facts(self, keys: Iterable[str]) -> Iterator[str]:
         """Every fact path naming one of ``keys`` (hostvar paths)."""
@@ -77,6 +85,11 @@ class ProvenanceView(Mapping[str, Location]):
     def located(self) -> Iterator[tuple[str, Location]]:
         """``items()`` without translating each path back (what listing all of them needs)."""
         return self._paths.rebase(self._prov.items())
+
+    def by_hostvar(self) -> tuple[Mapping[str, Location], FactPaths]:
+        """The hostvar-path provenance under the view, and the mapping that translates it
+        (for a caller that caches per hostvar path what it derives)."""
+        return self._prov, self._paths
 
     @property
     def identity(self) -> tuple[int, int]:

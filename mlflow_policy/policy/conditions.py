@@ -20,7 +20,12 @@ from mlflow_policy.facts.lookup import lookup, unavailable_reason
 from mlflow_policy.model import HostFacts, VaultedValue
 from mlflow_policy.policy import operators as ops
 from mlflow_policy.policy.models import Condition
-from mlflow_policy.policy.templating import TemplateProblem, has_template, render
+from mlflow_policy.policy.templating import (
+    TemplateProblem,
+    has_template,
+    referenced_names,
+    render,
+)
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,18 @@ def check_value(cond: Condition, present: bool, value: Any, path: str, facts: Ho
                 extra: Mapping[str, Any] | None = None) -> CheckResult:
     """Like :func:`check`, for a value the caller already looked up (or computed)."""
     subject = _Subject(path, present, value, facts, extra)
-    verdict = _condition(cond, subject)
+    key = _verdict_key(cond, present, value, path, facts)
+    if key is None:
+        verdict = _condition(cond, subject)
+    else:
+        hit = _VERDICTS.get(key)
+        if hit is not None and hit[0] is cond:
+            verdict = hit[1]
+        else:
+            verdict = _condition(cond, subject)
+            if len(_VERDICTS) > 262_144:
+                _VERDICTS.clear()
+            _VERDICTS[key] = (cond, verdict)
     actual = value if present else None
     if verdict.state == "pass":
         # showing the value (masked) costs more than checking it: only when read
@@ -108,6 +124,84 @@ def check_value(cond: Condition, present: bool, value: Any, path: str, facts: Ho
                            skipped=verdict.message)
     return CheckResult(ok=False, expected=verdict.expected, actual=actual,
                        text=verdict.message)
+
+
+# A fleet's hosts mostly share their values (one MLflow version, one tracking URI per
+# team), so a condition's verdict is computed once per distinct (condition, fact, value).
+# That is exact only when nothing else is read: no template in the condition (it may read
+# any fact), a plain scalar value, and the one thing of the host a verdict shows, whether
+# the path is vaulted there. The condition is held with its verdict, so ids are not reused.
+_VERDICTS: dict[tuple[Any, ...], tuple[Condition, _Verdict]] = {}
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_TEMPLATED: dict[int, tuple[Condition, bool]] = {}
+
+
+def _verdict_key(cond: Condition, present: bool, value: Any, path: str,
+                 facts: HostFacts) -> tuple[Any, ...] | None:
+    kind = type(value)
+    if kind not in _SCALARS:
+        return None
+    templated = _TEMPLATED.get(id(cond))
+    if templated is None or templated[0] is not cond:
+        if len(_TEMPLATED) > 65536:
+            _TEMPLATED.clear()
+        templated = _TEMPLATED[id(cond)] = (cond, _has_templates(cond))
+    if templated[1]:
+        return None
+    vaulted = bool(facts.vaulted_paths) and _path_vaulted(facts, path)
+    return (id(cond), path, present, kind, value, vaulted)
+
+
+def _has_templates(cond: Condition) -> bool:
+    for op in cond.operators:
+        arg = cond.arg(op)
+        if op in ("all_of", "any_of"):
+            if any(_has_templates(c) for c in arg):
+                return True
+        elif op == "not":
+            if _has_templates(arg):
+                return True
+        elif has_template(arg):
+            return True
+    return False
+
+
+def _path_vaulted(facts: HostFacts, path: str) -> bool:
+    """``path`` or a mapping above it is vaulted on this host."""
+    vaulted = facts.vaulted_paths
+    probe = path
+    while probe:
+        if probe in vaulted:
+            return True
+        probe = probe.rpartition(".")[0]
+    return False
+
+
+# Renders of templates that read only what the caller passed in ``extra`` (the peer's
+# facts), keyed by the identity of what they read: thousands of clients share one server.
+_RENDERS: dict[tuple[int, tuple[int, ...]], tuple[Any, tuple[Any, ...], Any]] = {}
+
+
+def _render_for(raw: Any, subject: _Subject) -> Any:
+    extra = subject.extra
+    names = referenced_names(raw) if extra else None
+    if not names or extra is None or not names <= extra.keys():
+        return render(raw, subject.context())
+    read = tuple(extra[n] for n in sorted(names))
+    key = (id(raw), tuple(map(id, read)))
+    hit = _RENDERS.get(key)
+    if hit is None or hit[0] is not raw or any(a is not b for a, b in zip(hit[1], read,
+                                                                           strict=True)):
+        try:
+            outcome: Any = render(raw, subject.context())
+        except TemplateProblem as problem:
+            outcome = problem
+        if len(_RENDERS) > 65536:
+            _RENDERS.clear()
+        hit = _RENDERS[key] = (raw, read, outcome)
+    if isinstance(hit[2], TemplateProblem):
+        raise hit[2]
+    return hit[2]
 
 
 # Texts that depend on the condition alone, made once per condition instead of once per
@@ -181,7 +275,7 @@ def _operator(cond: Condition, op: str, expected: str, subject: _Subject) -> _Ve
     shown = raw  # the argument as messages may show it
     if has_template(raw):
         try:
-            rendered = render(raw, subject.context())
+            rendered = _render_for(raw, subject)
         except TemplateProblem as problem:
             return _template_problem(problem, subject, op, expected)
         # A template that reads a secret-named fact must not print what it rendered.

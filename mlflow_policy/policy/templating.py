@@ -104,6 +104,38 @@ def _compiled(source: str) -> Any:
         return ("error", f"invalid template {source!r}: {exc.message}")
 
 
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if is_template(value) else []
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in _strings(v)]
+    return []
+
+
+@functools.lru_cache(maxsize=1024)
+def _names_of(source: str) -> frozenset[str] | None:
+    from jinja2 import TemplateSyntaxError, meta
+
+    try:
+        return frozenset(meta.find_undeclared_variables(_environment().parse(source)))
+    except TemplateSyntaxError:
+        return None
+
+
+def referenced_names(value: Any) -> frozenset[str] | None:
+    """The top-level names the templates in ``value`` read (``peer`` for
+    ``{{ peer.mlflow.version }}``); None when one does not parse."""
+    names: set[str] = set()
+    for source in _strings(value):
+        found = _names_of(source)
+        if found is None:
+            return None
+        names |= found
+    return frozenset(names)
+
+
 def syntax_error(source: str) -> str | None:
     """Why ``source`` is not a valid template, or None (imports jinja2)."""
     how, compiled = _compiled(source)
