@@ -37,10 +37,17 @@ class Fleet:
     diagnostics: tuple[Diagnostic, ...]
 
 
-def _dig(values: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
+_MISSING = object()
+
+
+def _dig(values: Mapping[str, Any], parts: Sequence[str]) -> tuple[bool, Any]:
     node: Any = values
-    for part in dotted.split("."):
-        if isinstance(node, Mapping) and part in node:
+    for part in parts:
+        if isinstance(node, dict):  # the common case, without the Mapping ABC check
+            node = node.get(part, _MISSING)
+            if node is _MISSING:
+                return False, None
+        elif isinstance(node, Mapping) and part in node:
             node = node[part]
         else:
             return False, None
@@ -67,7 +74,7 @@ def host_facts(
     groups = list(host.groups)
     doc: dict[str, Any] = {"host": host.name, "inventory": inventory, "groups": groups,
                            "vars": host.vars}
-    for fact, var in paths.pairs:
+    for fact, var in paths.split_pairs:
         found, value = _dig(host.vars, var)
         if found:
             _put(doc, fact, value)

@@ -21,21 +21,34 @@ class FactPaths:
     def __init__(self, mapping: Mapping[str, str]) -> None:
         # Longest fact first, so a nested mapping entry wins over its parent's.
         self.pairs = sorted(mapping.items(), key=lambda fv: (-len(fv[0]), fv[0]))
+        # (fact path, hostvar path split at its dots), in the same order
+        self.split_pairs = [(fact, tuple(var.split("."))) for fact, var in self.pairs]
         # hostvar name (first dotted part) -> the (fact, var) pairs that can rebase it
         self._by_top: dict[str, list[tuple[str, str]]] = {}
         self._fact_paths: dict[str, tuple[str, ...]] = {}
+        self._to_var: dict[str, str | None] = {}
         for fact, var in mapping.items():
             self._by_top.setdefault(var.partition(".")[0], []).append((fact, var))
 
     def to_var(self, path: str) -> str | None:
+        try:
+            return self._to_var[path]
+        except KeyError:
+            pass
+        found: str | None = None
         if path.startswith("vars."):
-            return path[5:]
-        for fact, var in self.pairs:
-            if path == fact:
-                return var
-            if path.startswith(fact) and path[len(fact)] == ".":
-                return var + path[len(fact):]
-        return None
+            found = path[5:]
+        else:
+            for fact, var in self.pairs:
+                if path == fact:
+                    found = var
+                    break
+                if path.startswith(fact) and path[len(fact)] == ".":
+                    found = var + path[len(fact):]
+                    break
+        if len(self._to_var) < 65536:  # rules ask about a few paths, on every host
+            self._to_var[path] = found
+        return found
 
     def fact_paths(self, key: str) -> tuple[str, ...]:
         """Every fact path naming the hostvar path ``key`` (cached: hosts share keys)."""

@@ -110,13 +110,12 @@ class _Renderer:
         if self._groups is None:
             self._groups = _groups_dict(self.inv)
         host = self.inv.hosts[name]
-        closure = self.inv.host_groups(host)
         source = host.source
         return {
             "inventory_hostname": name,
             "inventory_hostname_short": (
                 name if is_ip_address(name) else name.split(".", maxsplit=1)[0]),
-            "group_names": sorted(closure - {"all"}),
+            "group_names": list(self.inv.membership(host).group_names),
             "groups": self._groups,
             "hostvars": self.hostvars,
             "inventory_file": source,

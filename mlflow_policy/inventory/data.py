@@ -9,7 +9,7 @@ computed once when the value is read rather than once per host.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlflow_policy.model import Location, Unsafe, VaultedValue
 
@@ -89,6 +89,12 @@ class Host:
         self.source = source  # the inventory file it was first found in (inventory_file)
 
 
+class Membership(NamedTuple):
+    closure: frozenset[str]  # every group, directly or through children, with 'all'
+    group_names: tuple[str, ...]  # sorted, without 'all' (the magic var group_names)
+    groups: tuple[str, ...]  # sorted, without 'all' and 'ungrouped' (what reports show)
+
+
 class InventoryError(ValueError):
     """A rule of Ansible's inventory model broken by the source (message as Ansible's)."""
 
@@ -101,6 +107,7 @@ class InventoryData:
         # the current source was a decrypted vault file: all its values count as vaulted
         self.current_source_vaulted = False
         self._ancestors: dict[str, frozenset[str]] = {}
+        self._memberships: dict[tuple[str, ...], Membership] = {}
         for name in ("all", "ungrouped"):
             self.add_group(name)
         self.add_child("all", "ungrouped")
@@ -228,6 +235,21 @@ class InventoryData:
                 closure.add(g)
                 closure |= self.ancestors(g)
         return closure
+
+    def membership(self, host: Host) -> Membership:
+        """``host_groups`` and the sorted views of it the resolver needs, computed once per
+        distinct list of direct groups (a rack of 40 hosts shares one). Only valid once the
+        inventory is reconciled: the cache is not cleared by later edits."""
+        key = tuple(host.groups)
+        found = self._memberships.get(key)
+        if found is None:
+            closure = frozenset(self.host_groups(host))
+            found = self._memberships[key] = Membership(
+                closure,
+                tuple(sorted(closure - {"all"})),
+                tuple(sorted(closure - {"all", "ungrouped"})),
+            )
+        return found
 
     def _compute_depths(self) -> None:
         # Ansible raises a child's depth to parent depth + 1 whenever an edge is added;

@@ -82,6 +82,7 @@ class Resolver:
         self._group_layers: dict[tuple[int, str], VarsLayer] = {}
         self._bases: dict[tuple[str, ...], _Base] = {}
         self._sort_key = {g.name: (g.depth, g.priority, g.name) for g in inv.groups.values()}
+        self._ordered: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def _group_file_layer(self, i: int, group: str) -> VarsLayer:
         key = (i, group)
@@ -116,15 +117,18 @@ class Resolver:
 
     def host(self, name: str) -> HostLayers:
         host = self.inv.hosts[name]
-        closure = self.inv.host_groups(host)
-        ordered = tuple(sorted(closure - {"all"}, key=self._sort_key.__getitem__))
+        member = self.inv.membership(host)
+        ordered = self._ordered.get(member.group_names)
+        if ordered is None:
+            ordered = self._ordered[member.group_names] = tuple(
+                sorted(member.group_names, key=self._sort_key.__getitem__))
         base = self._base(ordered)
         overrides: dict[str, Entry] = {}
         overrides.update(host.vars)
         for vdir in self.host_dirs:
             for path in vdir.files_for(name):
                 overrides.update(self.ctx.vars_file(path))
-        groups = tuple(sorted(closure - {"all", "ungrouped"}))
+        groups = member.groups
         for k in INTERNAL_VARS.intersection(overrides):
             del overrides[k]
         if not overrides:

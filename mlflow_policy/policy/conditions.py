@@ -52,8 +52,7 @@ class _Verdict(NamedTuple):
     message: str  # for fail: the whole sentence; for skip: the reason; for pass: ""
 
 
-@dataclass(frozen=True)
-class _Subject:
+class _Subject(NamedTuple):
     path: str
     present: bool
     value: Any
@@ -101,18 +100,19 @@ def check_value(cond: Condition, present: bool, value: Any, path: str, facts: Ho
                 extra: Mapping[str, Any] | None = None) -> CheckResult:
     """Like :func:`check`, for a value the caller already looked up (or computed)."""
     subject = _Subject(path, present, value, facts, extra)
-    key = _verdict_key(cond, present, value, path, facts)
-    if key is None:
+    memo = _verdict_key(cond, subject)
+    if memo is None:
         verdict = _condition(cond, subject)
     else:
+        key, read = memo
         hit = _VERDICTS.get(key)
-        if hit is not None and hit[0] is cond:
-            verdict = hit[1]
+        if hit is not None and hit[0] is cond and _same(hit[1], read):
+            verdict = hit[2]
         else:
             verdict = _condition(cond, subject)
             if len(_VERDICTS) > 262_144:
                 _VERDICTS.clear()
-            _VERDICTS[key] = (cond, verdict)
+            _VERDICTS[key] = (cond, read, verdict)
     actual = value if present else None
     if verdict.state == "pass":
         # showing the value (masked) costs more than checking it: only when read
@@ -128,42 +128,62 @@ def check_value(cond: Condition, present: bool, value: Any, path: str, facts: Ho
 
 # A fleet's hosts mostly share their values (one MLflow version, one tracking URI per
 # team), so a condition's verdict is computed once per distinct (condition, fact, value).
-# That is exact only when nothing else is read: no template in the condition (it may read
-# any fact), a plain scalar value, and the one thing of the host a verdict shows, whether
-# the path is vaulted there. The condition is held with its verdict, so ids are not reused.
-_VERDICTS: dict[tuple[Any, ...], tuple[Condition, _Verdict]] = {}
+# That is exact only when nothing else is read: a plain scalar value; templates in the
+# condition that read only what the caller passed in ``extra`` (the peer's facts: part
+# of the key by identity), never the host's own facts; and the one thing of the host a
+# verdict shows, whether the path is vaulted there. The condition and what its templates
+# read are held with the verdict, so ids are not reused while cached.
+_VERDICTS: dict[tuple[Any, ...], tuple[Condition, tuple[Any, ...], _Verdict]] = {}
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-_TEMPLATED: dict[int, tuple[Condition, bool]] = {}
+# id(cond) -> (cond, the names its templates read: empty for none, None for "anything")
+_READS: dict[int, tuple[Condition, frozenset[str] | None]] = {}
 
 
-def _verdict_key(cond: Condition, present: bool, value: Any, path: str,
-                 facts: HostFacts) -> tuple[Any, ...] | None:
+def _verdict_key(cond: Condition, subject: _Subject
+                 ) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    path, present, value, facts, extra = subject
     kind = type(value)
     if kind not in _SCALARS:
         return None
-    templated = _TEMPLATED.get(id(cond))
-    if templated is None or templated[0] is not cond:
-        if len(_TEMPLATED) > 65536:
-            _TEMPLATED.clear()
-        templated = _TEMPLATED[id(cond)] = (cond, _has_templates(cond))
-    if templated[1]:
+    reads = _READS.get(id(cond))
+    if reads is None or reads[0] is not cond:
+        if len(_READS) > 65536:
+            _READS.clear()
+        reads = _READS[id(cond)] = (cond, _template_names(cond))
+    names = reads[1]
+    if names is None:
         return None
+    read: tuple[Any, ...] = ()
+    if names:
+        if extra is None or not names <= extra.keys():
+            return None
+        read = tuple(extra[n] for n in sorted(names))
     vaulted = bool(facts.vaulted_paths) and _path_vaulted(facts, path)
-    return (id(cond), path, present, kind, value, vaulted)
+    return (id(cond), path, present, kind, value, vaulted, *map(id, read)), read
 
 
-def _has_templates(cond: Condition) -> bool:
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+
+
+def _template_names(cond: Condition) -> frozenset[str] | None:
+    """The names the templates of ``cond`` read; None when one does not parse."""
+    names: set[str] = set()
     for op in cond.operators:
         arg = cond.arg(op)
-        if op in ("all_of", "any_of"):
-            if any(_has_templates(c) for c in arg):
-                return True
-        elif op == "not":
-            if _has_templates(arg):
-                return True
+        subs = arg if op in ("all_of", "any_of") else [arg] if op == "not" else None
+        if subs is not None:
+            for sub in subs:
+                found = _template_names(sub)
+                if found is None:
+                    return None
+                names |= found
         elif has_template(arg):
-            return True
-    return False
+            found = referenced_names(arg)
+            if found is None:
+                return None
+            names |= found
+    return frozenset(names)
 
 
 def _path_vaulted(facts: HostFacts, path: str) -> bool:

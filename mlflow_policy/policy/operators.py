@@ -258,7 +258,16 @@ def _string_op(op: str, arg: Any, value: Any) -> Outcome:
         wanted = {str(s).lower() for s in (arg if isinstance(arg, list) else [arg])}
         listed = scheme in wanted or scheme.split("+", 1)[0] in wanted
         return Outcome(listed if op == "scheme" else not listed)
-    # version
+    try:
+        return _version_op(arg, text)
+    except TypeError:  # an unhashable argument: nothing to share
+        return _version_op.__wrapped__(arg, text)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _version_op(arg: Any, text: str) -> Outcome:
+    """``version``: a fleet checks a few distinct versions against a few specifiers, on
+    thousands of hosts (the peer rule renders the specifier per server)."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
     from packaging.version import InvalidVersion, Version
 
