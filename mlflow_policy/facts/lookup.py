@@ -50,10 +50,14 @@ def unavailable_reason(facts: HostFacts, path: str) -> str | None:
 
 
 def lookup(facts: HostFacts, path: str) -> Lookup:
-    if facts.unavailable:
-        reason = unavailable_reason(facts, path)
-        if reason is not None:
-            return Lookup(present=False, unavailable=reason)
+    unavailable = facts.unavailable
+    if unavailable:
+        hit = _HEADS.get(id(unavailable))
+        heads = hit[1] if hit is not None and hit[0] is unavailable else _heads(unavailable)
+        if path.partition(".")[0] in heads:
+            reason = _nearest(unavailable, path)
+            if reason is not None:
+                return Lookup(present=False, unavailable=reason)
     parts = _PARTS.get(path)
     if parts is None:
         if len(_PARTS) > 65536:

@@ -27,6 +27,8 @@ class FactPaths:
         self._by_top: dict[str, list[tuple[str, str]]] = {}
         self._fact_paths: dict[str, tuple[str, ...]] = {}
         self._to_var: dict[str, str | None] = {}
+        # (id(vaulted set), fact path) -> (the set, covered); see VaultedView.covers
+        self.covers_cache: dict[tuple[int, str], tuple[Set[str], bool]] = {}
         for fact, var in mapping.items():
             self._by_top.setdefault(var.partition(".")[0], []).append((fact, var))
 
@@ -132,3 +134,25 @@ class VaultedView(Set[str]):
 
     def __bool__(self) -> bool:
         return bool(self._vaulted)
+
+    def covers(self, path: str) -> bool:
+        """``path`` or a mapping above it is vaulted (cached per shared set and path:
+        rules ask the same few paths of every host)."""
+        vaulted = self._vaulted
+        if not vaulted:
+            return False
+        cache = self._paths.covers_cache
+        key = (id(vaulted), path)
+        hit = cache.get(key)
+        if hit is not None and hit[0] is vaulted:
+            return hit[1]
+        probe, found = path, False
+        while probe:
+            if probe in self:
+                found = True
+                break
+            probe = probe.rpartition(".")[0]
+        if len(cache) > 65536:
+            cache.clear()
+        cache[key] = (vaulted, found)
+        return found

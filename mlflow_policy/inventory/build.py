@@ -93,6 +93,7 @@ class _Renderer:
         self.playbook_dir = str(playbook_dir)
         self._groups: dict[str, list[str]] | None = None
         self._scopes: dict[str, Any] = {}
+        self._dirs: dict[str, str] = {}
         self._frames: list[Any] = []  # shared by every host's scope (see HostScope)
         self._memo: Any = None  # likewise (see memo.py); made with the first scope
         self.hostvars = _HostVars(self)
@@ -114,14 +115,22 @@ class _Renderer:
         return {
             "inventory_hostname": name,
             "inventory_hostname_short": (
-                name if is_ip_address(name) else name.split(".", maxsplit=1)[0]),
+                name if "." not in name or is_ip_address(name) else name.split(".", 1)[0]),
             "group_names": list(self.inv.membership(host).group_names),
             "groups": self._groups,
             "hostvars": self.hostvars,
             "inventory_file": source,
-            "inventory_dir": os.path.dirname(source) if source else None,
+            "inventory_dir": self._dirname(source),
             "playbook_dir": self.playbook_dir,
         }
+
+    def _dirname(self, source: str | None) -> str | None:
+        if not source:
+            return None
+        found = self._dirs.get(source)
+        if found is None:
+            found = self._dirs[source] = os.path.dirname(source)
+        return found
 
     def scope(self, name: str) -> Any:
         scope = self._scopes.get(name)
@@ -138,7 +147,7 @@ class _Renderer:
     def render(self, name: str) -> tuple[dict[str, Any], frozenset[str]] | None:
         """The host's rendered vars, and the dotted paths rendered from vaulted data."""
         layers = self.layers[name]
-        keys = [k for k, e in layers.entries.items() if e.has_template]
+        keys = layers.templated
         if not keys:
             return None
         scope = self.scope(name)

@@ -22,6 +22,7 @@ class Context:
         self.root = root.resolve()
         self._root_prefix = self.root.as_posix().rstrip("/") + "/"
         self._cwd = os.getcwd()
+        self._real_dirs: dict[str, str] = {}
         self.secrets = secrets
         self.diagnostics: list[Diagnostic] = []
         self.errors: list[InputError] = []
@@ -40,10 +41,21 @@ class Context:
         try:
             return absolute.relative_to(self.root).as_posix()
         except ValueError:
-            real = os.path.realpath(absolute)  # what Path.resolve() does, without a Path
+            real = self._realpath(str(absolute))
             if real.startswith(self._root_prefix):
                 return real[len(self._root_prefix):]
             return "." if real == self._root_prefix[:-1] else str(absolute)
+
+    def _realpath(self, path: str) -> str:
+        """``os.path.realpath`` (what Path.resolve() does), with the directory part cached:
+        thousands of vars files share a handful of directories."""
+        parent, name = os.path.split(path)
+        if not name or name in (".", "..") or os.path.islink(path):
+            return os.path.realpath(path)
+        real_parent = self._real_dirs.get(parent)
+        if real_parent is None:
+            real_parent = self._real_dirs[parent] = os.path.realpath(parent)
+        return os.path.join(real_parent, name)
 
     def read_bytes(self, path: Path, display: str) -> tuple[bytes, bool] | None:
         """A file's bytes, decrypted when it is a whole-file vault and secrets were given;

@@ -56,10 +56,16 @@ class PatternError(ValueError):
 
 
 def is_ip_address(name: str) -> bool:
-    return bool(_IPV4.match(name) or _IPV6.match(name))
+    # every IPv6 form has a ':' (and the IPv6 pattern is by far the slower one)
+    return bool(_IPV4.match(name) or (":" in name and _IPV6.match(name)))
 
 
 def _parse_address(address: str) -> tuple[str, int | None]:
+    if ":" not in address:
+        # no port and no IPv6 form without a ':': the common "web-01" in one or two probes
+        if _HOSTNAME.match(address) or _IPV4.match(address):
+            return address, None
+        raise PatternError(f"Not a valid network hostname: {address}")
     port = None
     # Ansible tries both port forms in turn (the second on what the first left).
     for pattern in (_BRACKETED_HOSTPORT, _HOSTPORT):

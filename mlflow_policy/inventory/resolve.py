@@ -37,6 +37,7 @@ INTERNAL_VARS = frozenset({
 })
 
 _EMPTY: frozenset[str] = frozenset()
+_VAULTED: dict[frozenset[str], frozenset[str]] = {}
 
 
 def _paths(key: str, entry: Entry) -> tuple[dict[str, Location], set[str]]:
@@ -53,6 +54,7 @@ class _Base:
     raw: dict[str, Any]
     prov: dict[str, Location]
     vaulted: frozenset[str]
+    templated: tuple[str, ...]  # the keys whose entry holds a template, in entry order
 
 
 @dataclass
@@ -65,6 +67,7 @@ class HostLayers:
     raw: dict[str, Any]
     prov: dict[str, Location]
     vaulted: frozenset[str]
+    templated: tuple[str, ...]  # the keys whose entry holds a template, in entry order
 
 
 class Resolver:
@@ -112,7 +115,9 @@ class Resolver:
             p, v = _paths(k, e)
             prov.update(p)
             vaulted |= v
-        base = self._bases[groups] = _Base(entries, raw, prov, frozenset(vaulted) or _EMPTY)
+        base = self._bases[groups] = _Base(
+            entries, raw, prov, frozenset(vaulted) or _EMPTY,
+            tuple(k for k, e in entries.items() if e.has_template))
         return base
 
     def host(self, name: str) -> HostLayers:
@@ -132,7 +137,8 @@ class Resolver:
         for k in INTERNAL_VARS.intersection(overrides):
             del overrides[k]
         if not overrides:
-            return HostLayers(name, groups, base.entries, base.raw, base.prov, base.vaulted)
+            return HostLayers(name, groups, base.entries, base.raw, base.prov, base.vaulted,
+                              base.templated)
         entries = dict(base.entries)
         raw = dict(base.raw)
         prov = dict(base.prov)
@@ -154,9 +160,14 @@ class Resolver:
             if e.vaulted:
                 vaulted = set(base.vaulted) if vaulted is None else vaulted
                 vaulted.update(f"{k}.{p}" if p else k for p in e.vaulted)
-        if vaulted is None:
-            return HostLayers(name, groups, entries, raw, prov, base.vaulted)
-        return HostLayers(name, groups, entries, raw, prov, frozenset(vaulted) or _EMPTY)
+        # an override keeps its key's place in the entries (dict order), as templated must
+        templated = base.templated
+        if any(e.has_template for e in overrides.values()) or any(
+                k in overrides for k in templated):
+            templated = tuple(k for k, e in entries.items() if e.has_template)
+        return HostLayers(name, groups, entries, raw, prov,
+                          base.vaulted if vaulted is None else frozenset(vaulted) or _EMPTY,
+                          templated)
 
 
 def resolved_host(
@@ -166,7 +177,12 @@ def resolved_host(
     if rendered is not None:
         vars_ = rendered[0]
         if rendered[1]:
-            vaulted = vaulted | rendered[1]
+            union = vaulted | rendered[1]
+            # hosts whose templates read the same secrets share one set, so that caches
+            # keyed by its identity (masking, "is this path vaulted") serve all of them
+            vaulted = _VAULTED.setdefault(union, union)
+            if len(_VAULTED) > 4096:
+                _VAULTED.clear()
     return ResolvedHost(
         name=layers.name,
         groups=layers.groups,

@@ -13,7 +13,7 @@ vacuously, so ``not: {equals: X}`` fails on an absent fact while ``not_equals: X
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from mlflow_policy.facts.lookup import lookup, unavailable_reason
@@ -28,13 +28,14 @@ from mlflow_policy.policy.templating import (
 )
 
 
-@dataclass(frozen=True)
-class CheckResult:
+class CheckResult(NamedTuple):
+    """A named tuple: one is made per (rule, host, fact) checked."""
+
     ok: bool  # the condition holds
     expected: str  # "matches '^https://'", "required", "one of ['a', 'b']"
     actual: Any  # the value seen (None when absent); reporters mask secrets
     # the message, or (for a pass, whose message is rarely read) how to make it
-    text: str | Callable[[], str] = field(repr=False)
+    text: str | Callable[[], str]
     skipped: str | None = None  # why, when this mode cannot decide (ok is then False)
 
     @property
@@ -189,6 +190,9 @@ def _template_names(cond: Condition) -> frozenset[str] | None:
 def _path_vaulted(facts: HostFacts, path: str) -> bool:
     """``path`` or a mapping above it is vaulted on this host."""
     vaulted = facts.vaulted_paths
+    covers = getattr(vaulted, "covers", None)
+    if covers is not None:
+        return bool(covers(path))
     probe = path
     while probe:
         if probe in vaulted:
