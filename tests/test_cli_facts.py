@@ -156,3 +156,21 @@ def test_internal_error_is_one_line_and_a_traceback_file(
     written = Path(err.rsplit(" ", 1)[-1].rstrip(")\n"))
     assert "synthetic bug" in written.read_text()
     os.unlink(written)
+
+
+def test_two_processes_write_the_same_report_as_one(
+    in_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large fleet's report is written by two processes; it must be byte-identical to
+    the one-process report (here forced on the example inventories)."""
+    from mlflow_policy import parallel
+
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 2)
+    reports = {}
+    for jobs in ("1", "2"):
+        monkeypatch.setenv("MLFLOW_POLICY_JOBS", jobs)
+        target = tmp_path / f"facts-{jobs}.json"
+        assert main(["facts", "--format", "json", "-o", str(target)]) == 0
+        reports[jobs] = target.read_bytes()
+    assert len(json.loads(reports["1"])["hosts"]) > 2
+    assert reports["2"] == reports["1"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from mlflow_policy import parallel
 from mlflow_policy.commands import common
 from mlflow_policy.errors import UsageError
 from mlflow_policy.facts.views import ProvenanceView
@@ -40,9 +41,20 @@ def _select(hosts: tuple[HostFacts, ...], patterns: list[str]) -> list[HostFacts
 
 
 def _json_chunks(hosts: list[HostFacts]) -> Iterator[str]:
-    """The facts report, one host at a time. Masked documents are cached by the masker;
-    provenance entries are encoded once per (hostvar, location): one group_vars line
-    locates the same facts for thousands of hosts."""
+    """The facts report, one host at a time (in two processes on a large fleet)."""
+    yield '{"schema_version":1,"mode":"static","hosts":['
+    first = True
+    for chunk in parallel.chunks(hosts, _host_entries):
+        # every entry starts with a comma, the first of the list must not
+        yield chunk[1:] if first and chunk else chunk
+        first = first and not chunk
+    yield "]}\n"
+
+
+def _host_entries(hosts: Sequence[HostFacts]) -> Iterator[str]:
+    """',{host entry}' per host. Masked documents are cached by the masker; provenance
+    entries are encoded once per (hostvar, location): one group_vars line locates the same
+    facts for thousands of hosts."""
     masker = Masker(vault_marker=True)
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     located: dict[Location, str] = {}
@@ -73,12 +85,10 @@ def _json_chunks(hosts: list[HostFacts]) -> Iterator[str]:
         parts.sort()
         return "{" + ",".join(parts) + "}"
 
-    yield '{"schema_version":1,"mode":"static","hosts":['
-    for i, h in enumerate(hosts):
-        yield (("," if i else "") + '{"host":' + encode(h.host) + ',"inventory":'
+    for h in hosts:
+        yield (',{"host":' + encode(h.host) + ',"inventory":'
                + encode(h.inventory) + ',"facts":' + encode(masker.facts(h))
                + ',"provenance":' + listing(h.provenance) + "}")
-    yield "]}\n"
 
 
 def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:

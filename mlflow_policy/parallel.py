@@ -1,0 +1,77 @@
+"""Producing a long text in two processes: the first half of the items here, the second
+half in a forked child that writes to an unlinked temporary file, joined in order.
+
+Used where the work per item is pure Python over data already in memory (the facts
+report of a large fleet): a fork shares that data copy-on-write at no cost, where
+threads would share one interpreter lock. The output is the same as ``produce(items)``
+byte for byte; anything unusual (one CPU, no ``fork``, a small input, the child failing)
+falls back to producing everything here.
+
+``MLFLOW_POLICY_JOBS=1`` turns it off.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+
+# Below this many items a fork (~10 ms for a large heap) costs more than it saves.
+MIN_ITEMS = 2000
+_BLOCK = 1 << 20
+
+
+def jobs() -> int:
+    """How many processes to use: ``MLFLOW_POLICY_JOBS``, else 2 when there are 2 CPUs."""
+    wanted = os.environ.get("MLFLOW_POLICY_JOBS", "").strip()
+    if wanted.isdigit() and int(wanted) > 0:
+        return min(int(wanted), 2)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 2 if (cpus or 1) >= 2 else 1
+
+
+def chunks(items: Sequence[T], produce: Callable[[Sequence[T]], Iterator[str]], *,
+           min_items: int | None = None) -> Iterator[str]:
+    """``produce(items)``, its second half computed in a child process when worth it
+    (at least ``min_items`` items, default ``MIN_ITEMS``)."""
+    least = MIN_ITEMS if min_items is None else min_items
+    if len(items) < max(least, 2) or jobs() < 2 or not hasattr(os, "fork"):
+        yield from produce(items)
+        return
+    split = len(items) // 2
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as spool:
+        # buffered output would otherwise be written twice, once by each process
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child's coverage is not collected
+            code = 1
+            try:
+                for chunk in produce(items[split:]):
+                    spool.write(chunk)
+                spool.flush()
+                code = 0
+            finally:
+                os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
+        reaped = False
+        try:
+            yield from produce(items[:split])
+            _, status = os.waitpid(pid, 0)
+            reaped = True
+            if os.waitstatus_to_exitcode(status) == 0:
+                spool.seek(0)
+                while block := spool.read(_BLOCK):
+                    yield block
+            else:
+                yield from produce(items[split:])
+        finally:
+            if not reaped:  # the consumer stopped early (an error writing the output)
+                try:
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+                except OSError:
+                    pass
