@@ -13,6 +13,7 @@ falls back to producing everything here.
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -75,3 +76,53 @@ def chunks(items: Sequence[T], produce: Callable[[Sequence[T]], Iterator[str]], 
                     os.waitpid(pid, 0)
                 except OSError:
                     pass
+
+
+R = TypeVar("R")
+
+
+def run_split(tasks: Sequence[T], run: Callable[[T], R], weights: Sequence[float], *,
+              min_weight: float) -> list[R]:
+    """``[run(t) for t in tasks]``, about half of the weight computed in a forked child
+    whose results come back pickled. Results must pickle; if the child fails for any
+    reason (including that), its tasks are run here."""
+    total = sum(weights)
+    if len(tasks) < 2 or total < min_weight or jobs() < 2 or not hasattr(os, "fork"):
+        return [run(t) for t in tasks]
+    # heaviest first, each to the lighter side: a near-even split of the work
+    mine: list[int] = []
+    theirs: list[int] = []
+    load = [0.0, 0.0]
+    for i in sorted(range(len(tasks)), key=lambda i: -weights[i]):
+        side = 0 if load[0] <= load[1] else 1
+        (mine if side == 0 else theirs).append(i)
+        load[side] += weights[i]
+    results: dict[int, R] = {}
+    with tempfile.TemporaryFile() as spool:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child's coverage is not collected
+            code = 1
+            try:
+                pickle.dump({i: run(tasks[i]) for i in theirs}, spool,
+                            protocol=pickle.HIGHEST_PROTOCOL)
+                spool.flush()
+                code = 0
+            finally:
+                os._exit(code)
+        try:
+            results.update((i, run(tasks[i])) for i in mine)
+        finally:
+            _, status = os.waitpid(pid, 0)
+        loaded: dict[int, R] | None = None
+        if os.waitstatus_to_exitcode(status) == 0:
+            spool.seek(0)
+            try:
+                loaded = pickle.load(spool)  # written by our own child, just now
+            except Exception:  # a truncated or unreadable spool: redo the work here
+                loaded = None
+        if loaded is None or set(loaded) != set(theirs):
+            loaded = {i: run(tasks[i]) for i in theirs}
+        results.update(loaded)
+    return [results[i] for i in range(len(tasks))]

@@ -254,3 +254,21 @@ def test_timestamps_only_on_request(monkeypatch: pytest.MonkeyPatch,
     stamp = json.loads(capsys.readouterr().out)["generated_at"]
     assert stamp.endswith("+00:00")
     assert len(stamp) == len("2026-11-26T08:00:00+00:00")
+
+
+def test_rules_split_between_two_processes_give_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a large fleet about half of the rules run in a second process; the report must
+    be byte-identical to the one-process report (forced here on the examples)."""
+    from mlflow_policy import engine
+
+    monkeypatch.setattr(engine, "PARALLEL_MIN_WEIGHT", 0.0)
+    reports = {}
+    for jobs in ("1", "2"):
+        monkeypatch.setenv("MLFLOW_POLICY_JOBS", jobs)
+        target = tmp_path / f"check-{jobs}.json"
+        assert main(["check", "--format", "json", "-o", str(target)]) == 1
+        reports[jobs] = target.read_bytes()
+    assert reports["2"].count(b'"rule"') > 10
+    assert reports["2"] == reports["1"]

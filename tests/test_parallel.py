@@ -73,3 +73,30 @@ def test_stopping_early_leaves_no_child_behind(monkeypatch: pytest.MonkeyPatch) 
     assert len(forked) == 1
     with pytest.raises(ChildProcessError):  # killed and reaped: no zombie left
         os.waitpid(forked[0], os.WNOHANG)
+
+
+def _square(x: int) -> tuple[int, int]:
+    return x * x, os.getpid()
+
+
+def test_run_split_keeps_task_order_and_uses_a_child() -> None:
+    results = parallel.run_split(list(range(8)), _square, [1.0] * 8, min_weight=0)
+    assert [r[0] for r in results] == [x * x for x in range(8)]
+    assert {r[1] for r in results} - {os.getpid()}  # some ran elsewhere
+
+
+def test_run_split_redoes_what_the_child_cannot_return() -> None:
+    parent = os.getpid()
+
+    def unpicklable_in_child(x: int) -> object:
+        if os.getpid() != parent:
+            return lambda: x  # a lambda does not pickle: the child fails
+        return x
+
+    assert parallel.run_split(list(range(6)), unpicklable_in_child, [1.0] * 6,
+                              min_weight=0) == list(range(6))
+
+
+def test_run_split_below_the_weight_stays_here() -> None:
+    results = parallel.run_split(list(range(4)), _square, [1.0] * 4, min_weight=5)
+    assert {r[1] for r in results} == {os.getpid()}
