@@ -128,11 +128,13 @@ def evaluate_tree(args: argparse.Namespace, config: RunConfig, root: Path, *,
         fleet: Fleet = _Fleet(inventories=(), hosts=(), diagnostics=())
     else:
         fleet = common.fleet(args, config, root)
-    result = evaluate(
-        loaded.policies, fleet.hosts, fleet.diagnostics, active_waivers,
-        today=datetime.now(UTC).date(), rule_filter=args.rule, skip_filter=args.skip_rule,
-        inventories=fleet.inventories,
-    )
+    # findings and the engine's caches live until the report is written (see long_lived)
+    with common.long_lived():
+        result = evaluate(
+            loaded.policies, fleet.hosts, fleet.diagnostics, active_waivers,
+            today=datetime.now(UTC).date(), rule_filter=args.rule, skip_filter=args.skip_rule,
+            inventories=fleet.inventories,
+        )
     return result, fleet
 
 

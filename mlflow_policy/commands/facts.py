@@ -125,7 +125,9 @@ def run(args: argparse.Namespace) -> int:
     fleet = common.fleet(args, config, root)
     hosts = _select(fleet.hosts, args.hosts)
     if args.format == "json":
-        common.write_stream(_json_chunks(hosts), args.output)
+        # the masker's caches grow with the fleet; collections over them would free nothing
+        with common.long_lived():
+            common.write_stream(_json_chunks(hosts), args.output)
     else:
         common.write_output(render_text(hosts, args.vars), args.output)
     return 0
