@@ -69,8 +69,28 @@ class Row:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+def _tree_rss_kb(pid: int) -> int:
+    """The summed RSS of ``pid`` and its descendants (shared pages counted once per
+    process: an upper bound of what the tree really holds)."""
+    total, todo = 0, [pid]
+    page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
+    while todo:
+        p = todo.pop()
+        try:
+            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * page_kb
+            for task in os.listdir(f"/proc/{p}/task"):
+                todo.extend(int(c) for c in
+                            Path(f"/proc/{p}/task/{task}/children").read_text().split())
+        except (OSError, ValueError, IndexError):
+            continue  # it exited meanwhile
+    return total
+
+
 def measure(cmd: Sequence[str], cwd: Path, env: dict[str, str], timeout: float) -> Run:
-    """One run: wall time and the child's own peak RSS (``os.wait4``), output discarded."""
+    """One run: wall time and peak memory, output discarded. Memory is the larger of the
+    child's own peak RSS (``os.wait4``, which also covers descendants it reaped, one at a
+    time) and the summed RSS of the whole process tree, sampled every 20 ms: mlflow-policy
+    writes a large report in two processes, and both count."""
     start = time.perf_counter()
     proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
@@ -88,12 +108,23 @@ def measure(cmd: Sequence[str], cwd: Path, env: dict[str, str], timeout: float) 
     assert stderr is not None
     reader = threading.Thread(target=lambda: err_chunks.append(stderr.read()))
     reader.start()
+    tree_peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            tree_peak[0] = max(tree_peak[0], _tree_rss_kb(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
+    done.set()
     wall = time.perf_counter() - start
     timer.cancel()
     reader.join()
     proc.returncode = os.waitstatus_to_exitcode(status)  # we reaped it ourselves
-    rss_mb = usage.ru_maxrss / 1024  # Linux: kilobytes
+    sampler.join()
+    rss_mb = max(usage.ru_maxrss, tree_peak[0]) / 1024  # Linux: kilobytes
     if timed_out.is_set():
         return Run(None, rss_mb, f"> {timeout:.0f} s (killed)")
     if proc.returncode not in (0, 1):  # check exits 1 on findings

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlflow_policy.inventory import resolve_inventory
@@ -328,3 +328,27 @@ def test_hosts_with_the_same_inputs_share_one_rendering(tmp_path: Path) -> None:
     assert h1["uri"] is h2["uri"]
     assert sorted((d.host, d.fact) for d in inv.diagnostics) == [
         ("h1", "vars.bad"), ("h2", "vars.bad"), ("h3", "vars.bad")]
+
+
+_TEMPLATE_PIECES = ["{{", "}}", "{", "}", " ", "\t", "\n", "\r", "a", "b_1", "x", ".", "|",
+                    "true", "None", "é", "{%", "%}", "-"]
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(_TEMPLATE_PIECES), max_size=12).map("".join))
+def test_simple_templates_are_read_as_jinja_reads_them(source: str) -> None:
+    """Templates of text and plain substitutions are planned without Jinja's parser; what
+    is planned must be exactly Jinja's output nodes and names."""
+    from jinja2 import meta, nodes
+
+    from mlflow_policy.inventory.jinja import parse, simple_nodes
+
+    found = simple_nodes(source)
+    if found is None:
+        return
+    tree = parse(source)
+    body = tree.body[0].nodes if tree.body and isinstance(tree.body[0], nodes.Output) else []
+    assert len(tree.body) <= 1
+    assert found == tuple((n.name,) if isinstance(n, nodes.Name) else getattr(n, "data", n)
+                          for n in body)
+    assert {n[0] for n in found if isinstance(n, tuple)} == meta.find_undeclared_variables(tree)

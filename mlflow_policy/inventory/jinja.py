@@ -7,6 +7,8 @@ jinja2 is imported when the first template is compiled, never for inventories wi
 
 from __future__ import annotations
 
+import re
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from itertools import chain, islice
@@ -156,12 +158,12 @@ def parse(source: str) -> Any:
 
 
 def _check_defined(value: Any) -> Any:
-    from jinja2 import Undefined
+    jinja2 = sys.modules.get("jinja2")  # not imported: no undefined value can exist
 
     if isinstance(value, (Iterator, range)):
         # lazy results (map, select, range) are materialised, as Ansible finalises them
         value = list(value)
-    if isinstance(value, Undefined):
+    if jinja2 is not None and isinstance(value, jinja2.Undefined):
         value._fail_with_undefined_error()
     if isinstance(value, Sealed):
         value._touch()
@@ -174,50 +176,90 @@ def _check_defined(value: Any) -> Any:
     return value
 
 
-_PLANS: dict[str, tuple[str, tuple[Any, ...]] | None] = {}
+# Text and plain ``{{ name }}`` substitutions only, no brace elsewhere, no '\r': what most
+# inventory templates are. Their names and output nodes are read off without Jinja (so a
+# fleet of such templates never imports it); Jinja's lexer is followed exactly: it drops
+# one trailing newline, and empty text between substitutions makes no node.
+_SIMPLE = re.compile(r"(?:[^{}\r]|\{\{[ \t\n]*[A-Za-z_][A-Za-z0-9_]*[ \t\n]*\}\})*")
+_SUBST = re.compile(r"\{\{[ \t\n]*([A-Za-z_][A-Za-z0-9_]*)[ \t\n]*\}\}")
+_LITERALS = frozenset({"true", "false", "none", "True", "False", "None"})
 
 
-def _plan(source: str) -> tuple[str, tuple[Any, ...]] | None:
-    """For text around one plain name (``https://{{ fqdn }}:5000``): the name and the
-    output nodes (text, and ``None`` where the name's value goes); else ``None``."""
+def simple_nodes(source: str) -> tuple[Any, ...] | None:
+    """The output nodes of a simple template (text, or a name as ``(name,)``); None for
+    anything else."""
+    if _SIMPLE.fullmatch(source) is None:
+        return None
+    if source.endswith("\n"):
+        source = source[:-1]
+    pieces = _SUBST.split(source)
+    nodes: list[Any] = []
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            if piece in _LITERALS:
+                return None
+            nodes.append((piece,))
+        elif piece:
+            nodes.append(piece)
+    return tuple(nodes)
+
+
+# source -> (the names it reads, in order of first use; its output nodes: text, or a
+# name as ``(name,)``), for templates that are text and plain substitutions only
+_PLANS: dict[str, tuple[tuple[str, ...], tuple[Any, ...]] | None] = {}
+
+
+def _plan(source: str) -> tuple[tuple[str, ...], tuple[Any, ...]] | None:
+    """For text around plain names (``postgresql://{{ user }}@{{ host }}/mlflow``): the
+    names and the output nodes; else ``None``."""
     if source in _PLANS:
         return _PLANS[source]
-    from jinja2 import nodes
-
-    plan: tuple[str, tuple[Any, ...]] | None = None
-    try:
-        tree = parse(source)
-    except Exception:
-        tree = None
-    if tree is not None and len(tree.body) == 1 and isinstance(tree.body[0], nodes.Output):
-        parts: list[Any] = []
-        names: set[str] = set()
-        for node in tree.body[0].nodes:
-            if isinstance(node, nodes.TemplateData):
-                parts.append(node.data)
-            elif isinstance(node, nodes.Name) and node.ctx == "load":
-                names.add(node.name)
-                parts.append(None)
-            else:
-                break
-        else:
-            if len(names) == 1:
-                plan = (names.pop(), tuple(parts))
+    found = simple_nodes(source)
+    if found is None:
+        found = _parsed_nodes(source)
+    plan: tuple[tuple[str, ...], tuple[Any, ...]] | None = None
+    if found is not None:
+        names = tuple(dict.fromkeys(n[0] for n in found if isinstance(n, tuple)))
+        if names:
+            plan = (names, found)
     if len(_PLANS) > 4096:
         _PLANS.clear()
     _PLANS[source] = plan
     return plan
 
 
+def _parsed_nodes(source: str) -> tuple[Any, ...] | None:
+    """``simple_nodes`` through Jinja's parser, for what the pattern does not cover
+    (non-ASCII names, other spacing)."""
+    from jinja2 import nodes
+
+    try:
+        tree = parse(source)
+    except Exception:
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
+        return None
+    out: list[Any] = []
+    for node in tree.body[0].nodes:
+        if isinstance(node, nodes.TemplateData):
+            out.append(node.data)
+        elif isinstance(node, nodes.Name) and node.ctx == "load":
+            out.append((node.name,))
+        else:
+            return None
+    return tuple(out)
+
+
 def render_string(source: str, scope: Mapping[str, Any]) -> Any:
     """One template string against ``scope``; raises on any failure."""
     plan = _plan(source)
-    if plan is not None and plan[0] in scope:
-        # What Jinja's compiled code does for it (resolve the name once, concatenate the
+    if plan is not None and all(name in scope for name in plan[0]):
+        # What Jinja's compiled code does for it (resolve each name once, concatenate the
         # output nodes), without building a context per render: most inventory templates
         # are this, rendered once per host. A missing name goes to Jinja for its error.
-        value = scope[plan[0]]
-        result = _check_defined(_concat(iter([value if p is None else p for p in plan[1]])))
+        values = {name: scope[name] for name in plan[0]}
+        result = _check_defined(_concat(iter([
+            values[n[0]] if isinstance(n, tuple) else n for n in plan[1]])))
     else:
         env = _env()
         tmpl = _compile(source)

@@ -31,14 +31,19 @@ def template_names(source: str) -> frozenset[str] | None:
     """The names a template text reads from its scope; ``None`` if it does not parse."""
     if source in _NAMES:
         return _NAMES[source]
-    from jinja2 import meta
+    from mlflow_policy.inventory.jinja import parse, simple_nodes
 
-    from mlflow_policy.inventory.jinja import parse
+    simple = simple_nodes(source)
+    names: frozenset[str] | None
+    if simple is not None:  # plain substitutions: no need for Jinja's parser
+        names = frozenset(n[0] for n in simple if isinstance(n, tuple))
+    else:
+        from jinja2 import meta
 
-    try:
-        names: frozenset[str] | None = frozenset(meta.find_undeclared_variables(parse(source)))
-    except Exception:  # a syntax error: rendering reports it, nothing to share
-        names = None
+        try:
+            names = frozenset(meta.find_undeclared_variables(parse(source)))
+        except Exception:  # a syntax error: rendering reports it, nothing to share
+            names = None
     if len(_NAMES) > 4096:
         _NAMES.clear()
     _NAMES[source] = names
