@@ -14,16 +14,41 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
 
 # Below this many items a fork (~10 ms for a large heap) costs more than it saves.
 MIN_ITEMS = 2000
 _BLOCK = 1 << 20
+
+
+def _can_fork() -> bool:
+    # With SIGCHLD ignored (inherited across exec), children are reaped by the kernel and
+    # their exit status is lost: no way to know the child's half is complete.
+    return hasattr(os, "fork") and signal.getsignal(signal.SIGCHLD) != signal.SIG_IGN
+
+
+def _spool(binary: bool) -> IO[Any] | None:
+    try:
+        if binary:
+            return tempfile.TemporaryFile(mode="w+b")
+        return tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+    except OSError:  # no writable temporary directory: one process, then
+        return None
+
+
+def _status(pid: int) -> int | None:
+    """The child's exit code, or None if it cannot be known (reaped elsewhere)."""
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return None
+    return os.waitstatus_to_exitcode(status)
 
 
 def jobs() -> int:
@@ -40,30 +65,33 @@ def chunks(items: Sequence[T], produce: Callable[[Sequence[T]], Iterator[str]], 
     """``produce(items)``, its second half computed in a child process when worth it
     (at least ``min_items`` items, default ``MIN_ITEMS``)."""
     least = MIN_ITEMS if min_items is None else min_items
-    if len(items) < max(least, 2) or jobs() < 2 or not hasattr(os, "fork"):
+    spool = None
+    if len(items) >= max(least, 2) and jobs() >= 2 and _can_fork():
+        spool = _spool(binary=False)
+    if spool is None:
         yield from produce(items)
         return
     split = len(items) // 2
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as spool:
+    with spool:
         # buffered output would otherwise be written twice, once by each process
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child's coverage is not collected
-            code = 1
+            exit_code = 1
             try:
                 for chunk in produce(items[split:]):
                     spool.write(chunk)
                 spool.flush()
-                code = 0
+                exit_code = 0
             finally:
-                os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
+                os._exit(exit_code)  # no atexit handlers, no flushing of the parent's buffers
         reaped = False
         try:
             yield from produce(items[:split])
-            _, status = os.waitpid(pid, 0)
+            code = _status(pid)
             reaped = True
-            if os.waitstatus_to_exitcode(status) == 0:
+            if code == 0:
                 spool.seek(0)
                 while block := spool.read(_BLOCK):
                     yield block
@@ -72,7 +100,7 @@ def chunks(items: Sequence[T], produce: Callable[[Sequence[T]], Iterator[str]], 
         finally:
             if not reaped:  # the consumer stopped early (an error writing the output)
                 try:
-                    os.kill(pid, 9)
+                    os.kill(pid, signal.SIGKILL)
                     os.waitpid(pid, 0)
                 except OSError:
                     pass
@@ -87,7 +115,10 @@ def run_split(tasks: Sequence[T], run: Callable[[T], R], weights: Sequence[float
     whose results come back pickled. Results must pickle; if the child fails for any
     reason (including that), its tasks are run here."""
     total = sum(weights)
-    if len(tasks) < 2 or total < min_weight or jobs() < 2 or not hasattr(os, "fork"):
+    spool = None
+    if len(tasks) >= 2 and total >= min_weight and jobs() >= 2 and _can_fork():
+        spool = _spool(binary=True)
+    if spool is None:
         return [run(t) for t in tasks]
     # heaviest first, each to the lighter side: a near-even split of the work
     mine: list[int] = []
@@ -98,25 +129,25 @@ def run_split(tasks: Sequence[T], run: Callable[[T], R], weights: Sequence[float
         (mine if side == 0 else theirs).append(i)
         load[side] += weights[i]
     results: dict[int, R] = {}
-    with tempfile.TemporaryFile() as spool:
+    with spool:
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child's coverage is not collected
-            code = 1
+            exit_code = 1
             try:
                 pickle.dump({i: run(tasks[i]) for i in theirs}, spool,
                             protocol=pickle.HIGHEST_PROTOCOL)
                 spool.flush()
-                code = 0
+                exit_code = 0
             finally:
-                os._exit(code)
+                os._exit(exit_code)
         try:
             results.update((i, run(tasks[i])) for i in mine)
         finally:
-            _, status = os.waitpid(pid, 0)
+            code = _status(pid)
         loaded: dict[int, R] | None = None
-        if os.waitstatus_to_exitcode(status) == 0:
+        if code == 0:
             spool.seek(0)
             try:
                 loaded = pickle.load(spool)  # written by our own child, just now

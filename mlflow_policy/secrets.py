@@ -50,6 +50,13 @@ def is_secret_path(fact_path: str) -> bool:
     return is_secret_name(fact_path.rsplit(".", 1)[-1])
 
 
+@functools.lru_cache(maxsize=4096)
+def _secret_key(name: str) -> bool:
+    """A mapping key naming a secret: as a whole, or by its last dotted part (a key such
+    as ``x.MLFLOW_S3_UPLOAD_EXTRA_ARGS`` is one name, but reads as a path)."""
+    return is_secret_name(name) or is_secret_path(name)
+
+
 def mask_text(text: str) -> str:
     """Mask URI passwords in free text (messages, hints)."""
     return _URI_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
@@ -116,12 +123,12 @@ class Masker:
             kind = type(v)
             if kind is str and not (below and prefix + name in vaulted):
                 # The common leaf, inlined: a plain string under a plain name.
-                if is_secret_name(name):
+                if _secret_key(name):
                     out[name] = MASK
                 else:
                     out[name] = mask_text(v) if "://" in v else v
             elif kind in _PLAIN and not (below and prefix + name in vaulted):
-                out[name] = MASK if v is not None and is_secret_name(name) else v
+                out[name] = MASK if v is not None and _secret_key(name) else v
             else:
                 out[name] = self.value(v, prefix + name, vaulted if below else frozenset())
         if key is not None:

@@ -128,25 +128,32 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
         if kind is yaml.ScalarNode:
             if tag == _STR:
                 return node.value
-            ctor = self.yaml_constructors.get(tag)
-            if ctor is None or tag in (_MAP, _SEQ):
-                return self.construct_document(node)  # PyYAML's own error or handling
-            return ctor(self, node)
+            if tag in _SCALAR_TAGS:
+                return self.yaml_constructors[tag](self, node)
+            return self.construct_document(node)  # PyYAML's own handling, or its error
         if kind is yaml.MappingNode and tag == _MAP:
             data = LocDict()
             data.loc = self._loc(node)
             locs = data.locs
             path = self.display_path
             build = self.build
-            for key_node, value_node in node.value:
+            # every key first, as PyYAML's constructor checks them: a duplicate key is the
+            # error reported even when a later value is bad too
+            keys: list[Any] = []
+            seen: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
                 key = key_node.value if type(key_node) is yaml.ScalarNode and \
                     key_node.tag == _STR else build(key_node)
                 try:
-                    seen = key in data
+                    first = seen.get(key)
                 except TypeError:
                     raise self._error("a mapping key must be a scalar", key_node) from None
-                if seen:
-                    raise self._duplicate(node, key, key_node)
+                if first is not None:
+                    raise self._error(f"duplicate key {key!r} (first defined on line "
+                                      f"{first.start_mark.line + 1})", key_node)
+                seen[key] = key_node
+                keys.append(key)
+            for key, (_, value_node) in zip(keys, node.value, strict=True):
                 data[key] = build(value_node)
                 mark = value_node.start_mark
                 locs[key] = Location(path, mark.line + 1, mark.column + 1)
@@ -162,12 +169,6 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
                 items.locs.append(Location(path, mark.line + 1, mark.column + 1))
             return items
         return self.construct_document(node)  # a tagged collection (!unsafe {...}...)
-
-    def _duplicate(self, node: yaml.Node, key: Any, key_node: yaml.Node) -> InputError:
-        first = next(k for k, _ in node.value if self.construct_document(k) == key)
-        return self._error(
-            f"duplicate key {key!r} (first defined on line {first.start_mark.line + 1})",
-            key_node)
 
     def construct_located_seq(self, node: yaml.SequenceNode) -> Iterator[Any]:
         data = LocList()
@@ -200,6 +201,12 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
+# tags whose constructors make a scalar in one call (not generators such as !!set, !!omap)
+_SCALAR_TAGS = frozenset({
+    "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float", "tag:yaml.org,2002:binary", "tag:yaml.org,2002:timestamp",
+    "!vault", "!vault-encrypted", "!unsafe",
+})
 
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_located_map)
@@ -270,7 +277,7 @@ def loads_all(text: str, display_path: str) -> list[Any]:
     # No alias can exist without a '*': most files skip the expansion walk entirely,
     # and without aliases or merge keys ('<<') a document is built by the direct walk.
     has_aliases = "*" in text
-    direct = not has_aliases and "<<" not in text
+    direct = not has_aliases and "<<" not in text and "merge" not in text  # (!!merge)
     docs: list[Any] = []
     try:
         while loader.check_node():

@@ -174,3 +174,29 @@ def test_two_processes_write_the_same_report_as_one(
         reports[jobs] = target.read_bytes()
     assert len(json.loads(reports["1"])["hosts"]) > 2
     assert reports["2"] == reports["1"]
+
+
+def test_provenance_follows_each_inventorys_fact_mapping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One vars file (the playbook dir's group_vars) serves two inventories that map `env`
+    to different hostvars: each host's provenance lists its own inventory's fact paths,
+    sorted by path (names with spaces, '!' and quotes too)."""
+    (tmp_path / ".mlflow-policy.yaml").write_text(
+        "facts:\n  inventories:\n    b:\n      env: other_env\n")
+    for inv, host in (("a", "h1"), ("b", "h2")):
+        (tmp_path / "inventories" / inv).mkdir(parents=True)
+        (tmp_path / "inventories" / inv / "hosts").write_text(f"[web]\n{host}\n")
+    (tmp_path / "pb" / "group_vars").mkdir(parents=True)
+    (tmp_path / "pb" / "group_vars" / "all.yml").write_text(
+        'mlflow_env:\n  X: "1"\nother_env:\n  Y: "2"\n'
+        'odd:\n  "k": 1\n  "k b": 2\n  "k!": 3\n  "k\\"q": 4\n  "k#": 5\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(["facts", "--format", "json", "--playbook-dir", "pb"]) == 0
+    hosts = {h["host"]: h for h in json.loads(capsys.readouterr().out)["hosts"]}
+    assert hosts["h1"]["provenance"]["env.X"]["line"] == 2
+    assert "env.Y" not in hosts["h1"]["provenance"]
+    assert hosts["h2"]["provenance"]["env.Y"]["line"] == 4
+    assert "env.X" not in hosts["h2"]["provenance"]
+    keys = list(hosts["h1"]["provenance"])
+    assert keys == sorted(keys)

@@ -352,3 +352,12 @@ def test_simple_templates_are_read_as_jinja_reads_them(source: str) -> None:
     assert found == tuple((n.name,) if isinstance(n, nodes.Name) else getattr(n, "data", n)
                           for n in body)
     assert {n[0] for n in found if isinstance(n, tuple)} == meta.find_undeclared_variables(tree)
+
+
+@pytest.mark.parametrize("source", ["{{ not }}", "{{ self }}{{ host }}", "{{ loop }}",
+                                    "{{ true }}", "{{ None }}x"])
+def test_jinja_words_are_left_to_jinja(source: str) -> None:
+    from mlflow_policy.inventory.jinja import _plan, simple_nodes
+
+    assert simple_nodes(source) is None
+    assert _plan(source) is None

@@ -100,3 +100,17 @@ def test_run_split_redoes_what_the_child_cannot_return() -> None:
 def test_run_split_below_the_weight_stays_here() -> None:
     results = parallel.run_split(list(range(4)), _square, [1.0] * 4, min_weight=5)
     assert {r[1] for r in results} == {os.getpid()}
+
+
+def test_sigchld_ignored_keeps_everything_here() -> None:
+    """With SIGCHLD ignored (inherited across exec) a child's exit status is lost: no fork."""
+    import signal
+
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        parts = _text(parallel.chunks(list(range(10)), _produce, min_items=2))
+        results = parallel.run_split(list(range(4)), _square, [1.0] * 4, min_weight=0)
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+    assert {int(p.split(":")[1]) for p in parts} == {os.getpid()}
+    assert {r[1] for r in results} == {os.getpid()}

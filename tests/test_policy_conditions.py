@@ -343,3 +343,11 @@ def test_peer_templates_render_per_peer() -> None:
     for _ in range(2):
         assert check(cond, client, "mlflow.version", extra={"peer": new}).ok
         assert not check(cond, client, "mlflow.version", extra={"peer": old}).ok
+
+
+def test_shared_verdicts_tell_negative_zero_apart() -> None:
+    cond = Condition.model_validate({"min": 1})
+    messages = [check(cond, HostFacts(host=str(v), inventory="prod", facts={"x": v}), "x").message
+                for v in (0.0, -0.0)]
+    assert "-0.0" not in messages[0]
+    assert "-0.0" in messages[1]

@@ -119,3 +119,33 @@ def test_direct_build_matches_pyyaml_construction() -> None:
         assert _locs(ours) == _locs(theirs), path
         compared += 1
     assert compared > 50
+
+
+TRICKY = [
+    "x: !!set foo\n", ".nan: 1\n.nan: 2\n", "a: 2027-13-01\na: 1\n",
+    "x: {y: 1, y: 2}\nz: 1\nx: 3\n", "a: 1\n!!merge x: {b: 2}\n", "x: !!omap foo\n",
+    "k: !!pairs bar\n", "a: !vault {x: 1}\na: 2\n", "? [1, 2]\n: x\n",
+    "b: !!binary aGVsbG8=\nt: 2024-01-02\nf: -0.0\nn: ~\n", "u: !unsafe '{{ x }}'\n",
+    "x: !!str 1\ny: !!int '2'\n", "---\na: 1\n---\nb: 2\n", "",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_direct_build_gives_pyyaml_values_or_errors(text: str) -> None:
+    """Where the direct walk is taken, values and errors are what PyYAML's constructor
+    path gives (the first error of a mapping: a duplicate key before a bad value)."""
+    def outcome(load: object) -> object:
+        try:
+            docs = load()  # type: ignore[operator]
+        except InputError as exc:
+            return ("error", str(exc))
+        except Exception as exc:  # PyYAML's own, unwrapped
+            return ("raw-error", type(exc).__name__)
+        return ("ok", repr(docs), _locs(docs))
+
+    ours = outcome(lambda: yamlio.loads_all(text, "f.yml"))
+    theirs = outcome(lambda: _pyyaml_construction(text, "f.yml"))
+    if theirs[0] == "raw-error":
+        assert ours[0] == "error"  # ours is located; what failed is the same document
+    else:
+        assert ours == theirs

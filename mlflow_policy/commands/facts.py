@@ -58,8 +58,10 @@ def _host_entries(hosts: Sequence[HostFacts]) -> Iterator[str]:
     masker = Masker(vault_marker=True)
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     located: dict[Location, str] = {}
-    # (hostvar path, location) -> the '"fact.path":{...}' entries it gives, sorted
-    entries: dict[tuple[str, Location], list[str]] = {}
+    # (hostvar path, location, id(fact mapping)) -> the (fact path, '"fact.path":{...}')
+    # entries it gives; inventories may map facts differently (the mapping is kept alive
+    # by the hosts' views, so its id is not reused)
+    entries: dict[tuple[str, Location, int], list[tuple[str, str]]] = {}
 
     def where(loc: Location) -> str:
         found = located.get(loc)
@@ -68,22 +70,22 @@ def _host_entries(hosts: Sequence[HostFacts]) -> Iterator[str]:
         return found
 
     def listing(prov: Mapping[str, Location]) -> str:
-        parts: list[str] = []
+        parts: list[tuple[str, str]] = []
         if isinstance(prov, ProvenanceView):
             by_var, paths = prov.by_hostvar()
-            for item in by_var.items():
-                found = entries.get(item)
+            mapping = id(paths)
+            for var, loc in by_var.items():
+                key = (var, loc, mapping)
+                found = entries.get(key)
                 if found is None:
-                    loc = where(item[1])
-                    found = entries[item] = [encode(p) + ":" + loc
-                                             for p in paths.fact_paths(item[0])]
+                    text = where(loc)
+                    found = entries[key] = [(p, encode(p) + ":" + text)
+                                            for p in paths.fact_paths(var)]
                 parts.extend(found)
         else:
-            parts = [encode(p) + ":" + where(loc) for p, loc in prov.items()]
-        # sorted by the encoded entry, which is by fact path for any path without a space,
-        # '!' or an escaped character (those sort apart, deterministically)
-        parts.sort()
-        return "{" + ",".join(parts) + "}"
+            parts = [(p, encode(p) + ":" + where(loc)) for p, loc in prov.items()]
+        parts.sort()  # by fact path (a host's fact paths are unique)
+        return "{" + ",".join(entry for _, entry in parts) + "}"
 
     for h in hosts:
         yield (',{"host":' + encode(h.host) + ',"inventory":'

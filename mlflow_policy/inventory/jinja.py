@@ -182,7 +182,14 @@ def _check_defined(value: Any) -> Any:
 # one trailing newline, and empty text between substitutions makes no node.
 _SIMPLE = re.compile(r"(?:[^{}\r]|\{\{[ \t\n]*[A-Za-z_][A-Za-z0-9_]*[ \t\n]*\}\})*")
 _SUBST = re.compile(r"\{\{[ \t\n]*([A-Za-z_][A-Za-z0-9_]*)[ \t\n]*\}\}")
-_LITERALS = frozenset({"true", "false", "none", "True", "False", "None"})
+# words a plain substitution cannot be planned for: Jinja's literals, operators and
+# keywords (a syntax error or not a variable), and names Jinja gives a meaning of its own
+_LITERALS = frozenset({
+    "true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if",
+    "else", "elif", "for", "block", "extends", "import", "include", "from", "as", "with",
+    "without", "context", "macro", "call", "filter", "set", "raw", "recursive", "scoped",
+    "required", "ignore", "missing", "self", "super", "loop", "caller", "varargs", "kwargs",
+})
 
 
 def simple_nodes(source: str) -> tuple[Any, ...] | None:
@@ -243,7 +250,8 @@ def _parsed_nodes(source: str) -> tuple[Any, ...] | None:
     for node in tree.body[0].nodes:
         if isinstance(node, nodes.TemplateData):
             out.append(node.data)
-        elif isinstance(node, nodes.Name) and node.ctx == "load":
+        elif isinstance(node, nodes.Name) and node.ctx == "load" and \
+                node.name not in _LITERALS:
             out.append((node.name,))
         else:
             return None

@@ -160,6 +160,8 @@ def _verdict_key(cond: Condition, subject: _Subject
             return None
         read = tuple(extra[n] for n in sorted(names))
     vaulted = bool(facts.vaulted_paths) and _path_vaulted(facts, path)
+    if kind is float:
+        value = repr(value)  # -0.0 == 0.0, but messages show them apart
     return (id(cond), path, present, kind, value, vaulted, *map(id, read)), read
 
 
@@ -224,7 +226,8 @@ def _render_for(raw: Any, subject: _Subject) -> Any:
             _RENDERS.clear()
         hit = _RENDERS[key] = (raw, read, outcome)
     if isinstance(hit[2], TemplateProblem):
-        raise hit[2]
+        # the same problem for every host; a fresh traceback each time, not a growing one
+        raise hit[2].with_traceback(None)
     return hit[2]
 
 
