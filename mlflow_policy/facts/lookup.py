@@ -5,6 +5,7 @@ current mode cannot know it)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple
 
 from mlflow_policy.model import HostFacts
@@ -50,14 +51,10 @@ def unavailable_reason(facts: HostFacts, path: str) -> str | None:
 
 
 def lookup(facts: HostFacts, path: str) -> Lookup:
-    unavailable = facts.unavailable
-    if unavailable:
-        hit = _HEADS.get(id(unavailable))
-        heads = hit[1] if hit is not None and hit[0] is unavailable else _heads(unavailable)
-        if path.partition(".")[0] in heads:
-            reason = _nearest(unavailable, path)
-            if reason is not None:
-                return Lookup(present=False, unavailable=reason)
+    if facts.unavailable:
+        reason = unavailable_reason(facts, path)
+        if reason is not None:
+            return Lookup(present=False, unavailable=reason)
     parts = _PARTS.get(path)
     if parts is None:
         if len(_PARTS) > 65536:
@@ -78,6 +75,25 @@ def lookup(facts: HostFacts, path: str) -> Lookup:
 
 _PARTS: dict[str, tuple[str, ...]] = {}
 _MISSING = object()
+
+
+def vaulted_at(facts: HostFacts, path: str) -> bool:
+    """``path`` or a mapping above it is vaulted on this host."""
+    vaulted = facts.vaulted_paths
+    if not vaulted:
+        return False
+    covers = getattr(vaulted, "covers", None)  # a fact-path view caches the answer
+    return bool(covers(path)) if covers is not None else covered(vaulted, path)
+
+
+def covered(paths: AbstractSet[str], path: str) -> bool:
+    """``path`` or one of its dotted ancestors is in ``paths``."""
+    probe = path
+    while probe:
+        if probe in paths:
+            return True
+        probe = probe.rpartition(".")[0]
+    return False
 
 
 def provenance_for(facts: HostFacts, path: str) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Set
 from typing import Any
 
+from mlflow_policy.facts.lookup import covered
 from mlflow_policy.model import Location
 
 
@@ -146,12 +147,7 @@ class VaultedView(Set[str]):
         hit = cache.get(key)
         if hit is not None and hit[0] is vaulted:
             return hit[1]
-        probe, found = path, False
-        while probe:
-            if probe in self:
-                found = True
-                break
-            probe = probe.rpartition(".")[0]
+        found = covered(self, path)
         if len(cache) > 65536:
             cache.clear()
         cache[key] = (vaulted, found)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from mlflow_policy.facts.lookup import lookup, unavailable_reason
+from mlflow_policy.facts.lookup import lookup, unavailable_reason, vaulted_at
 from mlflow_policy.model import HostFacts, VaultedValue
 from mlflow_policy.policy import operators as ops
 from mlflow_policy.policy.models import Condition
@@ -159,7 +159,7 @@ def _verdict_key(cond: Condition, subject: _Subject
         if extra is None or not names <= extra.keys():
             return None
         read = tuple(extra[n] for n in sorted(names))
-    vaulted = bool(facts.vaulted_paths) and _path_vaulted(facts, path)
+    vaulted = vaulted_at(facts, path)
     if kind is float:
         value = repr(value)  # -0.0 == 0.0, but messages show them apart
     return (id(cond), path, present, kind, value, vaulted, *map(id, read)), read
@@ -187,20 +187,6 @@ def _template_names(cond: Condition) -> frozenset[str] | None:
                 return None
             names |= found
     return frozenset(names)
-
-
-def _path_vaulted(facts: HostFacts, path: str) -> bool:
-    """``path`` or a mapping above it is vaulted on this host."""
-    vaulted = facts.vaulted_paths
-    covers = getattr(vaulted, "covers", None)
-    if covers is not None:
-        return bool(covers(path))
-    probe = path
-    while probe:
-        if probe in vaulted:
-            return True
-        probe = probe.rpartition(".")[0]
-    return False
 
 
 # Renders of templates that read only what the caller passed in ``extra`` (the peer's
@@ -318,7 +304,7 @@ def _operator(cond: Condition, op: str, expected: str, subject: _Subject) -> _Ve
         return _Verdict("skip", expected,
                         f"the value is vault-encrypted, so '{op}' cannot be checked here")
     if op == "vaulted":
-        vaulted = secret or _in_vaulted_paths(subject)
+        vaulted = secret or vaulted_at(subject.facts, subject.path)
         return _Verdict("pass", expected, "") if vaulted is bool(raw) else \
             _fail(subject, expected, ops.phrase(op, raw))
     outcome = ops.evaluate(op, raw, value)
@@ -369,17 +355,3 @@ def _template_problem(problem: TemplateProblem, subject: _Subject, op: str,
 
 
 _REDACTED_OK = frozenset({"scheme", "not_scheme"})
-
-
-def _in_vaulted_paths(subject: _Subject) -> bool:
-    vaulted = subject.facts.vaulted_paths
-    if not vaulted:
-        return False
-    probe = subject.path
-    while True:
-        if probe in vaulted:
-            return True
-        cut = probe.rfind(".")
-        if cut < 0:
-            return False
-        probe = probe[:cut]

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from mlflow_policy.facts.lookup import vaulted_at
 from mlflow_policy.model import HostFacts, VaultedValue
 from mlflow_policy.secrets import MASK, SECRET_NAME, is_secret_name, mask_text
 
@@ -82,12 +83,7 @@ def _masked(value: Any, name: str) -> Any:
 def show_value(value: Any, path: str, facts: HostFacts) -> str:
     """The fact's value for a message, secrets masked: vaulted values (and values of a
     decrypted vault file), secret-named variables and URI passwords."""
-    probe = path
-    while probe:
-        if probe in facts.vaulted_paths:
-            return f"{MASK} (vaulted)"
-        probe = probe.rpartition(".")[0]
-    if isinstance(value, VaultedValue):
+    if vaulted_at(facts, path) or isinstance(value, VaultedValue):
         return f"{MASK} (vaulted)"
     return fmt(_masked(value, path.rpartition(".")[2]))
 
