@@ -27,30 +27,6 @@ MIN_ITEMS = 2000
 _BLOCK = 1 << 20
 
 
-def _can_fork() -> bool:
-    # With SIGCHLD ignored (inherited across exec), children are reaped by the kernel and
-    # their exit status is lost: no way to know the child's half is complete.
-    return hasattr(os, "fork") and signal.getsignal(signal.SIGCHLD) != signal.SIG_IGN
-
-
-def _spool(binary: bool) -> IO[Any] | None:
-    try:
-        if binary:
-            return tempfile.TemporaryFile(mode="w+b")
-        return tempfile.TemporaryFile(mode="w+", encoding="utf-8")
-    except OSError:  # no writable temporary directory: one process, then
-        return None
-
-
-def _status(pid: int) -> int | None:
-    """The child's exit code, or None if it cannot be known (reaped elsewhere)."""
-    try:
-        _, status = os.waitpid(pid, 0)
-    except ChildProcessError:
-        return None
-    return os.waitstatus_to_exitcode(status)
-
-
 def jobs() -> int:
     """How many processes to use: ``MLFLOW_POLICY_JOBS``, else 2 when there are 2 CPUs."""
     wanted = os.environ.get("MLFLOW_POLICY_JOBS", "").strip()
@@ -60,50 +36,85 @@ def jobs() -> int:
     return 2 if (cpus or 1) >= 2 else 1
 
 
+def _spool(worth: bool, *, binary: bool) -> IO[Any] | None:
+    """Where a child will write its share, or None: stay in one process. Also None when
+    SIGCHLD is ignored (inherited across exec): children are then reaped by the kernel and
+    their exit status, which says whether their share is complete, is lost."""
+    if not worth or jobs() < 2 or not hasattr(os, "fork") or \
+            signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
+        return None
+    try:
+        if binary:
+            return tempfile.TemporaryFile(mode="w+b")
+        return tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+    except OSError:  # no writable temporary directory
+        return None
+
+
+def _fork(work: Callable[[], None]) -> int:
+    """Run ``work`` in a child; its exit code says whether it completed."""
+    # buffered output would otherwise be written twice, once by each process
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's coverage is not collected
+        exit_code = 1
+        try:
+            work()
+            exit_code = 0
+        finally:
+            os._exit(exit_code)  # no atexit handlers, no flushing of the parent's buffers
+    return pid
+
+
+def _completed(pid: int) -> bool:
+    """Wait for the child: did its work complete?"""
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:  # reaped elsewhere: its status is unknown
+        return False
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def _abandon(pid: int) -> None:
+    """Stop a child whose work is no longer wanted (the caller failed or stopped early)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+
+
 def chunks(items: Sequence[T], produce: Callable[[Sequence[T]], Iterator[str]], *,
            min_items: int | None = None) -> Iterator[str]:
     """``produce(items)``, its second half computed in a child process when worth it
     (at least ``min_items`` items, default ``MIN_ITEMS``)."""
     least = MIN_ITEMS if min_items is None else min_items
-    spool = None
-    if len(items) >= max(least, 2) and jobs() >= 2 and _can_fork():
-        spool = _spool(binary=False)
+    spool = _spool(len(items) >= max(least, 2), binary=False)
     if spool is None:
         yield from produce(items)
         return
     split = len(items) // 2
     with spool:
-        # buffered output would otherwise be written twice, once by each process
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child's coverage is not collected
-            exit_code = 1
-            try:
-                for chunk in produce(items[split:]):
-                    spool.write(chunk)
-                spool.flush()
-                exit_code = 0
-            finally:
-                os._exit(exit_code)  # no atexit handlers, no flushing of the parent's buffers
-        reaped = False
+        def child() -> None:
+            for chunk in produce(items[split:]):
+                spool.write(chunk)
+            spool.flush()
+
+        pid = _fork(child)
+        waited = False
         try:
             yield from produce(items[:split])
-            code = _status(pid)
-            reaped = True
-            if code == 0:
+            waited = True
+            if _completed(pid):
                 spool.seek(0)
                 while block := spool.read(_BLOCK):
                     yield block
             else:
                 yield from produce(items[split:])
         finally:
-            if not reaped:  # the consumer stopped early (an error writing the output)
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-                except OSError:
-                    pass
+            if not waited:
+                _abandon(pid)
 
 
 R = TypeVar("R")
@@ -114,10 +125,7 @@ def run_split(tasks: Sequence[T], run: Callable[[T], R], weights: Sequence[float
     """``[run(t) for t in tasks]``, about half of the weight computed in a forked child
     whose results come back pickled. Results must pickle; if the child fails for any
     reason (including that), its tasks are run here."""
-    total = sum(weights)
-    spool = None
-    if len(tasks) >= 2 and total >= min_weight and jobs() >= 2 and _can_fork():
-        spool = _spool(binary=True)
+    spool = _spool(len(tasks) >= 2 and sum(weights) >= min_weight, binary=True)
     if spool is None:
         return [run(t) for t in tasks]
     # heaviest first, each to the lighter side: a near-even split of the work
@@ -128,26 +136,20 @@ def run_split(tasks: Sequence[T], run: Callable[[T], R], weights: Sequence[float
         side = 0 if load[0] <= load[1] else 1
         (mine if side == 0 else theirs).append(i)
         load[side] += weights[i]
-    results: dict[int, R] = {}
     with spool:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child's coverage is not collected
-            exit_code = 1
-            try:
-                pickle.dump({i: run(tasks[i]) for i in theirs}, spool,
-                            protocol=pickle.HIGHEST_PROTOCOL)
-                spool.flush()
-                exit_code = 0
-            finally:
-                os._exit(exit_code)
+        def child() -> None:
+            pickle.dump({i: run(tasks[i]) for i in theirs}, spool,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+            spool.flush()
+
+        pid = _fork(child)
         try:
-            results.update((i, run(tasks[i])) for i in mine)
-        finally:
-            code = _status(pid)
+            results = {i: run(tasks[i]) for i in mine}
+        except BaseException:
+            _abandon(pid)
+            raise
         loaded: dict[int, R] | None = None
-        if code == 0:
+        if _completed(pid):
             spool.seek(0)
             try:
                 loaded = pickle.load(spool)  # written by our own child, just now
