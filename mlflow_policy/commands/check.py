@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from mlflow_policy.collector import long_lived
 from mlflow_policy.commands import common
 from mlflow_policy.config import RunConfig
 from mlflow_policy.errors import UsageError
@@ -128,8 +129,8 @@ def evaluate_tree(args: argparse.Namespace, config: RunConfig, root: Path, *,
         fleet: Fleet = _Fleet(inventories=(), hosts=(), diagnostics=())
     else:
         fleet = common.fleet(args, config, root)
-    # findings and the engine's caches live until the report is written (see long_lived)
-    with common.long_lived():
+    # findings and the engine's caches live until the report is written
+    with long_lived():
         result = evaluate(
             loaded.policies, fleet.hosts, fleet.diagnostics, active_waivers,
             today=datetime.now(UTC).date(), rule_filter=args.rule, skip_filter=args.skip_rule,

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlflow_policy.collector import long_lived
 from mlflow_policy.config import RunConfig, load_config
 from mlflow_policy.errors import InputError, UsageError
 
@@ -78,29 +77,9 @@ def fleet(args: argparse.Namespace, config: RunConfig, root: Path) -> Fleet:
         from mlflow_policy.inventory import VaultSecrets
 
         secrets = VaultSecrets.from_cli(files, ids)
-    with long_lived():
+    with long_lived():  # the fleet lives until the run ends
         return load_fleet(inventory_paths(args, config, root), config, root=root,
                           vault_secrets=secrets)
-
-
-@contextmanager
-def long_lived() -> Iterator[None]:
-    """Build objects that live until the run ends (a fleet: ~1M containers; the engine's
-    findings and caches; the masker's caches) with the cyclic collector paused, then
-    freeze them: every collection over them would free nothing, and the first one after
-    resolving alone cost a fifth of a 10,000-host run. Collections over what was built
-    since the last freeze also made the 50,000-host run superlinear. Freezing moves
-    objects out of the collector's sight at no memory cost; the collector then runs as
-    before for whatever the run makes next. What these phases build holds no reference
-    cycles to speak of (the resolver breaks its own), so pausing leaks nothing."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if collecting:
-            gc.enable()
 
 
 def write_output(text: str, path: Path | None) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from mlflow_policy import parallel
+from mlflow_policy.collector import long_lived
 from mlflow_policy.commands import common
 from mlflow_policy.errors import UsageError
 from mlflow_policy.facts.views import ProvenanceView
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     hosts = _select(fleet.hosts, args.hosts)
     if args.format == "json":
         # the masker's caches grow with the fleet; collections over them would free nothing
-        with common.long_lived():
+        with long_lived():
             common.write_stream(_json_chunks(hosts), args.output)
     else:
         common.write_output(render_text(hosts, args.vars), args.output)
