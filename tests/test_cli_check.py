@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from mlflow_policy.cli import main
+from tests.support import report_per_jobs
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"
@@ -264,11 +265,6 @@ def test_rules_split_between_two_processes_give_the_same_report(
     from mlflow_policy import engine
 
     monkeypatch.setattr(engine, "PARALLEL_MIN_WEIGHT", 0.0)
-    reports = {}
-    for jobs in ("1", "2"):
-        monkeypatch.setenv("MLFLOW_POLICY_JOBS", jobs)
-        target = tmp_path / f"check-{jobs}.json"
-        assert main(["check", "--format", "json", "-o", str(target)]) == 1
-        reports[jobs] = target.read_bytes()
+    reports = report_per_jobs(["check", "--format", "json"], 1, tmp_path, monkeypatch)
     assert reports["2"].count(b'"rule"') > 10
     assert reports["2"] == reports["1"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlflow_policy.cli import main
-from tests.support import REPO
+from tests.support import REPO, report_per_jobs
 
 BAD = Path(__file__).parent / "fixtures" / "bad_inventories"
 BAD_CASES = sorted(p.name for p in BAD.iterdir() if p.is_dir())
@@ -166,12 +166,7 @@ def test_two_processes_write_the_same_report_as_one(
     from mlflow_policy import parallel
 
     monkeypatch.setattr(parallel, "MIN_ITEMS", 2)
-    reports = {}
-    for jobs in ("1", "2"):
-        monkeypatch.setenv("MLFLOW_POLICY_JOBS", jobs)
-        target = tmp_path / f"facts-{jobs}.json"
-        assert main(["facts", "--format", "json", "-o", str(target)]) == 0
-        reports[jobs] = target.read_bytes()
+    reports = report_per_jobs(["facts", "--format", "json"], 0, tmp_path, monkeypatch)
     assert len(json.loads(reports["1"])["hosts"]) > 2
     assert reports["2"] == reports["1"]
 

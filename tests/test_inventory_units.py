@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlflow_policy.inventory import resolve_inventory
+from mlflow_policy.inventory import ResolvedHost, resolve_inventory
 from mlflow_policy.inventory.hostpatterns import PatternError, expand_hostpattern
 from mlflow_policy.inventory.ini import parse_value, split_host_line
 from mlflow_policy.model import Location
@@ -206,7 +206,9 @@ def test_hostile_templates_are_unresolved_not_run(tmp_path: Path, template: str)
     assert [d.fact for d in inv.diagnostics] == ["vars.bad"]
 
 
-def test_values_rendered_from_a_decrypted_vault_count_as_vaulted(tmp_path: Path) -> None:
+def _host_beside_a_vault_file(tmp_path: Path, all_yml: str) -> ResolvedHost:
+    """Host h1 of group g, whose group_vars/g.yml is a vault file (token: s3cret) opened
+    with a password file, and whose group_vars/all.yml is ``all_yml``."""
     require_ansible()
     from ansible.parsing.vault import VaultLib, VaultSecret
 
@@ -216,13 +218,17 @@ def test_values_rendered_from_a_decrypted_vault_count_as_vaulted(tmp_path: Path)
     (tmp_path / "hosts").write_text("[g]\nh1\n")
     secret = VaultLib([("default", VaultSecret(b"pw"))]).encrypt(b"token: s3cret\n")
     (tmp_path / "group_vars" / "g.yml").write_bytes(secret)
-    (tmp_path / "group_vars" / "all.yml").write_text(
-        'header: "Bearer {{ token }}"\nindirect: "x-{{ header }}"\nplain: "{{ other }}"\n'
-        "other: 1\n")
+    (tmp_path / "group_vars" / "all.yml").write_text(all_yml)
     password = tmp_path / "pw"
     password.write_text("pw\n")
-    host = resolve_inventory(tmp_path / "hosts", root=tmp_path,
+    return resolve_inventory(tmp_path / "hosts", root=tmp_path,
                              vault_secrets=VaultSecrets.from_cli([password])).hosts["h1"]
+
+
+def test_values_rendered_from_a_decrypted_vault_count_as_vaulted(tmp_path: Path) -> None:
+    host = _host_beside_a_vault_file(
+        tmp_path, 'header: "Bearer {{ token }}"\nindirect: "x-{{ header }}"\n'
+        'plain: "{{ other }}"\nother: 1\n')
     assert host.vars["header"] == "Bearer s3cret"
     assert {"token", "header", "indirect"} <= host.vaulted
     assert "plain" not in host.vaulted
@@ -232,21 +238,9 @@ def test_values_rendered_from_a_decrypted_vault_count_as_vaulted(tmp_path: Path)
 def test_list_items_rendered_from_a_decrypted_vault_mark_their_list(tmp_path: Path) -> None:
     # Fact paths stop at a list (lookup and masking never index one): an item rendered
     # from a secret must mark the list itself, or reports would print the plaintext.
-    require_ansible()
-    from ansible.parsing.vault import VaultLib, VaultSecret
-
-    from mlflow_policy.inventory import VaultSecrets
-
-    (tmp_path / "group_vars").mkdir()
-    (tmp_path / "hosts").write_text("[g]\nh1\n")
-    secret = VaultLib([("default", VaultSecret(b"pw"))]).encrypt(b"token: s3cret\n")
-    (tmp_path / "group_vars" / "g.yml").write_bytes(secret)
-    (tmp_path / "group_vars" / "all.yml").write_text(
-        'listed: ["{{ token }}", plain]\nnested: {a: ["x-{{ token }}"]}\nfree: ["{{ 1 }}"]\n')
-    password = tmp_path / "pw"
-    password.write_text("pw\n")
-    host = resolve_inventory(tmp_path / "hosts", root=tmp_path,
-                             vault_secrets=VaultSecrets.from_cli([password])).hosts["h1"]
+    host = _host_beside_a_vault_file(
+        tmp_path, 'listed: ["{{ token }}", plain]\nnested: {a: ["x-{{ token }}"]}\n'
+        'free: ["{{ 1 }}"]\n')
     assert host.vars["listed"] == ["s3cret", "plain"]
     assert {"token", "listed", "nested.a"} <= host.vaulted
     assert not {"listed.0", "nested.a.0", "free"} & host.vaulted
