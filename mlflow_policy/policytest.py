@@ -162,10 +162,6 @@ def _matches(want: Mapping[str, Any], f: Finding) -> bool:
     return all(want[k] == getattr(f, k) for k in _KEYS[1:] if k in want)
 
 
-def _show(want: Mapping[str, Any]) -> str:
-    return "{" + ", ".join(f"{k}: {want[k]}" for k in _KEYS if k in want) + "}"
-
-
 class Runner:
     """Runs tests, caching each policy file set (tests usually share one pack)."""
 

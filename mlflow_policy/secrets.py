@@ -36,8 +36,7 @@ def _catalogue_secret(name: str) -> bool:
         from mlflow_policy import catalogue
     except ImportError:  # the catalogue ships with the package; absent only in a broken tree
         return False
-    checker = getattr(catalogue, "is_secret_env", None)
-    return bool(checker(name)) if checker is not None else False
+    return bool(catalogue.is_secret_env(name))
 
 
 @functools.lru_cache(maxsize=4096)

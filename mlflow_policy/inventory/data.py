@@ -16,9 +16,15 @@ from mlflow_policy.model import Location, Unsafe, VaultedValue
 _TEMPLATE_MARKERS = ("{{", "{%", "{#")
 
 
+def is_template(value: Any) -> bool:
+    """A string holding Jinja2 (an ``!unsafe`` one is literal text, as in Ansible)."""
+    return isinstance(value, str) and not isinstance(value, Unsafe) and any(
+        m in value for m in _TEMPLATE_MARKERS)
+
+
 def _has_template(value: Any) -> bool:
     if isinstance(value, str):
-        return not isinstance(value, Unsafe) and any(m in value for m in _TEMPLATE_MARKERS)
+        return is_template(value)
     if isinstance(value, Mapping):
         return any(_has_template(v) for v in value.values())
     if isinstance(value, list):

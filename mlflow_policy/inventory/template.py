@@ -11,18 +11,10 @@ from collections.abc import Iterator, Mapping
 from itertools import chain
 from typing import Any
 
-from mlflow_policy.inventory.data import Entry
+from mlflow_policy.inventory.data import Entry, is_template
 from mlflow_policy.inventory.jinja import RenderFailure, render_string
 from mlflow_policy.inventory.memo import LeafOutcome, Marks, Memo, Outcome, Signer
 from mlflow_policy.inventory.sealing import REDACTED, Frame, derived, seal
-from mlflow_policy.model import Unsafe
-
-_MARKERS = ("{{", "{%", "{#")
-
-
-def is_template(value: Any) -> bool:
-    return isinstance(value, str) and not isinstance(value, Unsafe) and any(
-        m in value for m in _MARKERS)
 
 
 class _Acc:

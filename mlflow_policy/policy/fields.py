@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from mlflow_policy.model import Unsafe
+from mlflow_policy.policy.templating import is_template
 
 API_VERSION = "mlflow-policy/v1"
 
@@ -33,13 +33,6 @@ NonBlank = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, 
 RuleGlob = Annotated[str, StringConstraints(strict=True, pattern=RULE_GLOB_PATTERN)]
 
 _NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
-
-
-def is_template(value: object) -> bool:
-    """Whether a condition value holds Jinja2 (rendered per host at check time); a string
-    tagged ``!unsafe`` is literal text, as in Ansible."""
-    return isinstance(value, str) and not isinstance(value, Unsafe) and (
-        "{{" in value or "{%" in value)
 
 
 def is_numeric_string(value: str) -> bool:

@@ -44,9 +44,9 @@ from mlflow_policy.policy.fields import (
     check_specifier,
     duplicate_id_problems,
     is_numeric_string,
-    is_template,
     rule_kind_problem,
 )
+from mlflow_policy.policy.templating import is_template
 
 __all__ = [
     "API_VERSION", "KINDS", "OPERATORS", "RULE_KINDS", "Condition", "Conditions",

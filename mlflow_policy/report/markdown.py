@@ -12,6 +12,7 @@ import re
 
 from mlflow_policy.findings import SEVERITIES, Result
 from mlflow_policy.report.options import ReportOptions
+from mlflow_policy.report.text import _plural
 from mlflow_policy.report.view import FindingView, views
 
 MAX_ROWS = 200
@@ -37,10 +38,6 @@ def code_cell(text: str) -> str:
     if text and not re.search(r"[`|\r\n]", text):
         return f"`{text}`"
     return cell(text)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 or word == 'info' else 's'}"
 
 
 def headline(result: Result, options: ReportOptions) -> list[str]:
