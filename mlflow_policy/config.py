@@ -29,29 +29,13 @@ from typing import Any
 
 from mlflow_policy import yamlio
 from mlflow_policy.errors import InputError, InputErrors
+from mlflow_policy.facts import table as _table
 
 CONFIG_FILE = ".mlflow-policy.yaml"
 FAIL_ON = ("error", "warning", "info", "never")
 
-# facts.md: fact path -> the hostvar static mode reads it from.
-DEFAULT_FACT_MAPPING: dict[str, str] = {
-    "role": "mlflow_role",
-    "mlflow.version": "mlflow_version",
-    "mlflow.package": "mlflow_package",
-    "mlflow.python": "mlflow_python",
-    "python.version": "mlflow_python_version",
-    "env": "mlflow_env",
-    "mlflow.env_file": "mlflow_env_file",
-    "server.url": "mlflow_server_url",
-    "server.backend_store_uri": "mlflow_backend_store_uri",
-    "server.registry_store_uri": "mlflow_registry_store_uri",
-    "server.default_artifact_root": "mlflow_default_artifact_root",
-    "server.artifacts_destination": "mlflow_artifacts_destination",
-    "server.serve_artifacts": "mlflow_serve_artifacts",
-    "server.workers": "mlflow_workers",
-    "server.host": "mlflow_host",
-    "server.port": "mlflow_port",
-}
+# facts.md: fact path -> the hostvar static mode reads it from (from the one fact table).
+DEFAULT_FACT_MAPPING: dict[str, str] = dict(_table.DEFAULT_FACT_MAPPING)
 DEFAULT_DRIFT = ("mlflow.version", "env", "server")
 
 _KEYS = {"policies", "inventories", "waivers", "fail_on", "playbook_dir", "facts", "roles",

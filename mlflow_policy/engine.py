@@ -2,7 +2,7 @@
 
 For each rule (after ``--rule``/``--skip-rule``), the hosts it evaluates are those that
 satisfy the policy's ``match``, the rule's ``match`` and not its ``exclude``; the rule kind
-from :data:`RULE_KINDS` does the rest. Loader diagnostics become findings here, so they
+from :data:`RULE_EVALUATORS` does the rest. Loader diagnostics become findings here, so they
 filter and waive like any rule. A rule that raises becomes an ``internal-error`` finding
 and the run goes on: a bug never passes silently.
 """
@@ -16,14 +16,14 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from mlflow_policy import parallel
+from mlflow_policy.core import Diagnostic, HostFacts
 from mlflow_policy.findings import (
     ENGINE_BUILTINS,
     INTERNAL_ERROR,
     Finding,
     Result,
 )
-from mlflow_policy.model import Diagnostic, HostFacts
-from mlflow_policy.rules import RULE_KINDS, Context
+from mlflow_policy.rules import RULE_EVALUATORS, RuleContext
 from mlflow_policy.waivers import apply_waivers, scope_checker
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ def evaluate(
 ) -> Result:
     keep = RuleFilter(tuple(rule_filter), tuple(skip_filter))
     hosts = tuple(sorted(hosts, key=lambda h: h.key))
-    ctx = Context(all_hosts=hosts)
+    ctx = RuleContext(all_hosts=hosts)
     findings: list[Finding] = []
     rules: list[LoadedRule] = []
     unmatched: list[str] = []
@@ -141,7 +141,7 @@ def evaluate(
     def run(task: tuple[LoadedRule, list[HostFacts]]) -> tuple[list[Finding], int]:
         rule, selected = task
         try:
-            outcome = RULE_KINDS[rule.rule.kind](rule, selected, ctx)
+            outcome = RULE_EVALUATORS[rule.rule.kind](rule, selected, ctx)
         except Exception as exc:  # a bug in a rule kind: report it, go on, exit 3
             return [_internal_error(rule, exc)], 0
         return outcome.findings, len(outcome.skipped)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property, total_ordering
 from typing import Any
 
-from mlflow_policy.model import HostFacts, Location
+from mlflow_policy.core import HostFacts, Location
 
 SEVERITIES = ("error", "warning", "info")
 # --fail-on threshold -> the severities that fail the run.

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from mlflow_policy.core import HostFacts
 from mlflow_policy.errors import InputError
 from mlflow_policy.findings import SCHEMA_MIGRATION, Finding
-from mlflow_policy.model import HostFacts
 
 _FETCH_HINT = ("fetch more history (for example `git fetch --unshallow`, or `fetch-depth: 0` "
                "in actions/checkout)")

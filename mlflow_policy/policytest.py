@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflow_policy.config import RunConfig
+from mlflow_policy.core import Diagnostic, HostFacts, Location, VaultedValue
 from mlflow_policy.errors import InputError, InputErrors
 from mlflow_policy.findings import Finding
-from mlflow_policy.model import Diagnostic, HostFacts, Location, VaultedValue
 
 if TYPE_CHECKING:
     from mlflow_policy.policy.loader import LoadedPolicy, LoadedTest, LoadedWaiver
@@ -227,10 +227,10 @@ class Runner:
         """The passing side needs per-host skips, which a Result only counts: evaluate each
         rule kind again on its selected hosts (tests are small; ``check`` never does this)."""
         from mlflow_policy.engine import select_hosts
-        from mlflow_policy.rules import RULE_KINDS, Context
+        from mlflow_policy.rules import RULE_EVALUATORS, RuleContext
 
         flagged = {(f.rule, f.inventory, f.host) for f in findings}
-        ctx = Context(all_hosts=tuple(sorted(hosts, key=lambda h: h.key)))
+        ctx = RuleContext(all_hosts=tuple(sorted(hosts, key=lambda h: h.key)))
         for policy in policies:
             for rule in policy.rules:
                 if rule.full_id in self._seen.passing:
@@ -239,7 +239,7 @@ class Runner:
                 if not selected:
                     continue
                 try:
-                    outcome = RULE_KINDS[rule.rule.kind](rule, selected, ctx)
+                    outcome = RULE_EVALUATORS[rule.rule.kind](rule, selected, ctx)
                 except Exception:  # evaluate() already reported it as an internal error
                     continue
                 if any((rule.full_id, h.inventory, h.host) not in flagged

@@ -16,7 +16,7 @@ from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 from typing import Any
 
-from mlflow_policy.model import HostFacts, VaultedValue
+from mlflow_policy.core import HostFacts, VaultedValue
 
 MASK = "***"
 # scalars a masker passes through unless their name says they are secret

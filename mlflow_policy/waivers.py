@@ -13,8 +13,8 @@ from datetime import date
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
+from mlflow_policy.core import HostFacts
 from mlflow_policy.findings import INTERNAL_ERROR, WAIVER_EXPIRED, WAIVER_UNUSED, Finding
-from mlflow_policy.model import HostFacts
 
 if TYPE_CHECKING:
     from mlflow_policy.policy.loader import LoadedWaiver

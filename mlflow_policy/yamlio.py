@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
+from mlflow_policy.core import Location, Unsafe, VaultedValue
 from mlflow_policy.errors import InputError
-from mlflow_policy.model import Location, Unsafe, VaultedValue
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 # Nodes that aliases may add on top of the nodes actually written in the file. Real

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlflow_policy.model import Unsafe, VaultedValue
+from mlflow_policy.core import Unsafe, VaultedValue
 
 ORACLE_TIMEOUT = 300
 

@@ -186,7 +186,7 @@ def test_rule_that_raises_is_reported_and_exits_3(capsys: pytest.CaptureFixture[
     def boom(*args: object) -> object:
         raise ZeroDivisionError("injected")
 
-    monkeypatch.setitem(rules.RULE_KINDS, "peer", boom)  # type: ignore[arg-type]
+    monkeypatch.setitem(rules.RULE_EVALUATORS, "peer", boom)  # type: ignore[arg-type]
     code, out, err = run(capsys, "check", *STARTER, "--format", "json")
     assert code == 3
     where = re.search(r"internal error: rule starter/client-not-newer-than-server raised "

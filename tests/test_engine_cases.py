@@ -82,7 +82,7 @@ def test_case(case: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch.chdir(case)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # internal-error tracebacks
     if "break_kind" in expected:
-        monkeypatch.setitem(rules_pkg.RULE_KINDS, expected["break_kind"], _boom)  # type: ignore[arg-type]
+        monkeypatch.setitem(rules_pkg.RULE_EVALUATORS, expected["break_kind"], _boom)  # type: ignore[arg-type]
     code = main(case_argv(case, expected.get("args", [])))
     captured = capsys.readouterr()
     assert captured.err == "" or code != 2, captured.err
@@ -113,5 +113,5 @@ def test_case(case: Path, capsys: pytest.CaptureFixture[str],
 def test_every_rule_kind_has_a_case() -> None:
     """A new rule kind without a case here fails this test, not silently untested."""
     text = "\n".join(p.read_text() for c in CASES for p in (c / "policies").glob("*.yaml"))
-    for kind in rules_pkg.RULE_KINDS:
+    for kind in rules_pkg.RULE_EVALUATORS:
         assert f"{kind}:" in text, kind

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mlflow_policy.core import HostFacts, Location, VaultedValue
 from mlflow_policy.engine import evaluate
 from mlflow_policy.findings import (
     INTERNAL_ERROR,
@@ -19,11 +20,10 @@ from mlflow_policy.findings import (
     Related,
     Result,
 )
-from mlflow_policy.model import HostFacts, Location, VaultedValue
 from mlflow_policy.policy.loader import LoadedPolicy, LoadedRule, LoadedWaiver
 from mlflow_policy.policy.models import Rule, Selector
 from mlflow_policy.report.view import view
-from mlflow_policy.rules import RULE_KINDS, Context
+from mlflow_policy.rules import RULE_EVALUATORS, RuleContext
 from mlflow_policy.rules.base import value_key
 from mlflow_policy.rules.peer import normalise_url
 
@@ -49,7 +49,7 @@ def loaded(raw: dict[str, Any], severity: str = "error") -> LoadedRule:
 
 def run(kind: str, raw: dict[str, Any], hosts: list[HostFacts]) -> list[Finding]:
     rule = loaded(raw)
-    return sorted(RULE_KINDS[kind](rule, hosts, Context(all_hosts=hosts)).findings)
+    return sorted(RULE_EVALUATORS[kind](rule, hosts, RuleContext(all_hosts=hosts)).findings)
 
 
 # --------------------------------------------------------------------------- value order
@@ -283,7 +283,7 @@ def test_internal_error_is_never_waived_nor_filtered(monkeypatch: pytest.MonkeyP
     def boom(*args: Any) -> Any:
         raise KeyError("bug")
 
-    monkeypatch.setitem(RULE_KINDS, "assert", boom)  # type: ignore[arg-type]
+    monkeypatch.setitem(RULE_EVALUATORS, "assert", boom)  # type: ignore[arg-type]
     res = evaluate([policy(FAILING)], [host("h")], waivers=[waiver("all", ("*",), TODAY)],
                    today=TODAY, skip_filter=["mlflow-policy/*"])
     errors = [f for f in res.findings if f.rule == INTERNAL_ERROR]

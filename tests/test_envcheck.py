@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from mlflow_policy.cli import main
+from mlflow_policy.core import HostFacts, Location
 from mlflow_policy.facts.envcheck import UNKNOWN_MLFLOW_ENV, check_host
-from mlflow_policy.model import HostFacts, Location
 
 CASES = [
     # a typo: no release reads it; the closest known name is suggested

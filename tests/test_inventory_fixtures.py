@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from mlflow_policy import yamlio
+from mlflow_policy.core import VaultedValue
 from mlflow_policy.inventory import ResolvedInventory, resolve_inventory
-from mlflow_policy.model import VaultedValue
 from tests import oracle
 
 FIXTURES = Path(__file__).parent / "fixtures" / "inventory"

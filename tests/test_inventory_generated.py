@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, note, reject, settings
 from hypothesis import strategies as st
 
+from mlflow_policy.core import VaultedValue
 from mlflow_policy.inventory import ResolvedInventory
-from mlflow_policy.model import VaultedValue
 from tests.gen_inventory import (
     BlockScalar,
     Group,

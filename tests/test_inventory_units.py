@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mlflow_policy.core import Location
 from mlflow_policy.inventory import ResolvedHost, resolve_inventory
 from mlflow_policy.inventory.hostpatterns import PatternError, expand_hostpattern
 from mlflow_policy.inventory.ini import parse_value, split_host_line
-from mlflow_policy.model import Location
 from tests.oracle import require_ansible
 
 
@@ -273,9 +273,9 @@ def test_a_vault_encrypted_inventory_file(tmp_path: Path) -> None:
 
 
 def test_opaque_templates_get_a_redacted_text_when_they_only_print_secrets() -> None:
+    from mlflow_policy.core import VaultedValue
     from mlflow_policy.inventory.data import Entry
     from mlflow_policy.inventory.template import HostScope
-    from mlflow_policy.model import VaultedValue
 
     at = Location("x.yml", 1, 1)
     entries = {name: Entry(value, at) for name, value in {
@@ -297,7 +297,7 @@ def test_hosts_with_the_same_inputs_share_one_rendering(tmp_path: Path) -> None:
     # Renders are memoised on what the template reads (memo.py): hosts inheriting the same
     # entries get the very same result object, a host overriding an input its own, and
     # what a shared rendering marked (vaulted, failed) is replayed on every host.
-    from mlflow_policy.model import VaultedValue
+    from mlflow_policy.core import VaultedValue
 
     (tmp_path / "group_vars").mkdir()
     (tmp_path / "host_vars").mkdir()

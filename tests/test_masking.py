@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mlflow_policy.model import HostFacts, VaultedValue
+from mlflow_policy.core import HostFacts, VaultedValue
 from mlflow_policy.secrets import MASK, mask, mask_text
 
 

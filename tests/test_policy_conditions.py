@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mlflow_policy.model import HostFacts, VaultedValue
+from mlflow_policy.core import HostFacts, VaultedValue
 from mlflow_policy.policy.conditions import CheckResult, check, check_value, describe
 from mlflow_policy.policy.models import OPERATORS, Condition
 from mlflow_policy.yamlio import loads

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlflow_policy.model import HostFacts
+from mlflow_policy.core import HostFacts
 from mlflow_policy.policy.conditions import check
 from mlflow_policy.policy.models import Condition
 from mlflow_policy.policy.operators import same, scheme_of

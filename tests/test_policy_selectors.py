@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mlflow_policy.model import HostFacts
+from mlflow_policy.core import HostFacts
 from mlflow_policy.policy.models import Selector
 from mlflow_policy.policy.selectors import selects
 

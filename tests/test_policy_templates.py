@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mlflow_policy.model import HostFacts, VaultedValue
+from mlflow_policy.core import HostFacts, VaultedValue
 from mlflow_policy.policy.conditions import check
 from mlflow_policy.policy.models import Condition
 from mlflow_policy.policy.templating import TemplateProblem, render
@@ -124,7 +124,7 @@ def test_the_sandbox_refuses_python_internals() -> None:
 def test_jinja2_is_imported_only_for_templated_values() -> None:
     code = (
         "import sys\n"
-        "from mlflow_policy.model import HostFacts\n"
+        "from mlflow_policy.core import HostFacts\n"
         "from mlflow_policy.policy.conditions import check\n"
         "from mlflow_policy.policy.models import Condition\n"
         "h = HostFacts('h', 'i', {'a': 'x'})\n"

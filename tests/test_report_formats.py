@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 from mlflow_policy import rules as rules_pkg
 from mlflow_policy.cli import main
+from mlflow_policy.core import Location
 from mlflow_policy.findings import Finding, Result
-from mlflow_policy.model import Location
 from mlflow_policy.policy.loader import load_paths
 from mlflow_policy.report import REPORTERS, ReportOptions, codeclimate, github, junit, markdown
 from tests.support import REFERENCE, REPO, skip_or_fail
@@ -55,7 +55,7 @@ def _case_argv(case: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     expected = yaml.safe_load((case / "expected.yaml").read_text())
     monkeypatch.chdir(case)
     if "break_kind" in expected:
-        monkeypatch.setitem(rules_pkg.RULE_KINDS, expected["break_kind"],  # type: ignore[arg-type]
+        monkeypatch.setitem(rules_pkg.RULE_EVALUATORS, expected["break_kind"],  # type: ignore[arg-type]
                             _boom)
     argv = ["check", "-p", "policies"]
     if (case / "inventory").is_dir():

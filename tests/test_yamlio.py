@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from mlflow_policy import yamlio
+from mlflow_policy.core import Location, Unsafe, VaultedValue
 from mlflow_policy.errors import InputError
-from mlflow_policy.model import Location, Unsafe, VaultedValue
 from tests.support import REPO
 
 BAD = Path(__file__).parent / "fixtures" / "yaml" / "bad"

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from mlflow_policy.collector import long_lived
 from mlflow_policy.commands import common
 from mlflow_policy.config import RunConfig
 from mlflow_policy.errors import UsageError
 from mlflow_policy.findings import FAIL_ON_CHOICES, INTERNAL_ERROR, Result
+from mlflow_policy.gcpause import long_lived
 
 if TYPE_CHECKING:
     from mlflow_policy.facts.declared import Fleet

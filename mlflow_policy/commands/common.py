@@ -11,9 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlflow_policy.collector import long_lived
 from mlflow_policy.config import RunConfig, load_config
 from mlflow_policy.errors import InputError, UsageError
+from mlflow_policy.gcpause import long_lived
 
 if TYPE_CHECKING:
     from mlflow_policy.facts.declared import Fleet

@@ -176,7 +176,7 @@ def _variable(name: str) -> str:
 
 
 def involves(rule: LoadedRule) -> list[str]:
-    from mlflow_policy.facts.declared import OBSERVED_ONLY
+    from mlflow_policy.facts.table import OBSERVED_ONLY
 
     paths = fact_paths(rule)
     lines = [f"  facts:     {', '.join(paths)}"]

@@ -9,11 +9,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from mlflow_policy import parallel
-from mlflow_policy.collector import long_lived
 from mlflow_policy.commands import common
+from mlflow_policy.core import HostFacts, Location
 from mlflow_policy.errors import UsageError
 from mlflow_policy.facts.views import ProvenanceView
-from mlflow_policy.model import HostFacts, Location
+from mlflow_policy.gcpause import long_lived
 from mlflow_policy.secrets import Masker, mask
 
 FORMATS = ("json", "text")

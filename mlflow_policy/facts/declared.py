@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflow_policy.config import RunConfig
+from mlflow_policy.core import Diagnostic, HostFacts
 from mlflow_policy.errors import InputError, InputErrors
 from mlflow_policy.facts.envcheck import env_diagnostics
+from mlflow_policy.facts.table import OBSERVED_ONLY
 from mlflow_policy.facts.views import FactPaths, ProvenanceView, VaultedView
-from mlflow_policy.model import Diagnostic, HostFacts
 
 if TYPE_CHECKING:
     from mlflow_policy.inventory import ResolvedHost, ResolvedInventory, VaultSecrets
 
-# Facts only a live run can observe; static mode reports rules needing them as skipped.
-OBSERVED_ONLY = ("server.running", "http", "db", "clock")
+# Facts only a live run can observe (the fact table); static mode skips rules needing them.
 STATIC_UNAVAILABLE: Mapping[str, str] = {
     path: "observed only: run with --live to read it from the host" for path in OBSERVED_ONLY
 }

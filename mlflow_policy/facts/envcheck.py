@@ -15,8 +15,8 @@ import difflib
 from collections.abc import Iterable, Mapping
 from functools import cache
 
+from mlflow_policy.core import Diagnostic, HostFacts
 from mlflow_policy.facts.lookup import provenance_for
-from mlflow_policy.model import Diagnostic, HostFacts
 
 UNKNOWN_MLFLOW_ENV = "mlflow-policy/unknown-mlflow-env"
 PREFIX = "MLFLOW_"

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple
 
-from mlflow_policy.model import HostFacts
+from mlflow_policy.core import HostFacts
 
 
 class Lookup(NamedTuple):

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Set
 from typing import Any
 
+from mlflow_policy.core import Location
 from mlflow_policy.facts.lookup import covered
-from mlflow_policy.model import Location
 
 
 class FactPaths:

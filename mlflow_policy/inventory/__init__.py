@@ -37,8 +37,8 @@ def resolve_inventory(
     to ``root`` (default: the current directory). Raises ``InputErrors`` with every
     problem found (file:line each).
     """
-    from mlflow_policy.collector import paused
     from mlflow_policy.errors import InputError
+    from mlflow_policy.gcpause import paused
     from mlflow_policy.inventory.build import resolve
 
     try:

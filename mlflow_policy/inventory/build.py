@@ -7,15 +7,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from mlflow_policy.core import Diagnostic, Location
 from mlflow_policy.errors import InputError, raise_all
-from mlflow_policy.inventory.context import Context
+from mlflow_policy.inventory.context import ResolverState
 from mlflow_policy.inventory.data import InventoryData, InventoryError
 from mlflow_policy.inventory.hostpatterns import is_ip_address
 from mlflow_policy.inventory.resolve import HostLayers, Resolver, resolved_host
 from mlflow_policy.inventory.sources import read_source, source_files
 from mlflow_policy.inventory.types import GroupInfo, ResolvedHost, ResolvedInventory
 from mlflow_policy.inventory.vault import VaultSecrets
-from mlflow_policy.model import Diagnostic, Location
 
 
 def inventory_name(path: Path) -> str:
@@ -23,7 +23,7 @@ def inventory_name(path: Path) -> str:
     return absolute.name if absolute.is_dir() else absolute.stem
 
 
-def load_inventory(path: Path, ctx: Context) -> InventoryData:
+def load_inventory(path: Path, ctx: ResolverState) -> InventoryData:
     inv = InventoryData()
     for source in source_files(path):
         try:
@@ -85,7 +85,7 @@ class _HostVars(Mapping[str, Any]):
 
 
 class _Renderer:
-    def __init__(self, inv: InventoryData, layers: dict[str, HostLayers], ctx: Context,
+    def __init__(self, inv: InventoryData, layers: dict[str, HostLayers], ctx: ResolverState,
                  playbook_dir: Path) -> None:
         self.inv = inv
         self.layers = layers
@@ -185,7 +185,7 @@ def resolve(path: Path, *, name: str | None, playbook_dir: Path | None,
     path = Path(path)
     if not path.exists():
         raise InputError(f"inventory not found: {path}")
-    ctx = Context(name or inventory_name(path), root or Path.cwd(), vault_secrets)
+    ctx = ResolverState(name or inventory_name(path), root or Path.cwd(), vault_secrets)
     inv = load_inventory(path, ctx)
     inv_dir = Path(os.path.abspath(path if path.is_dir() else path.parent))
     resolver = Resolver(inv, ctx, inv_dir, playbook_dir)

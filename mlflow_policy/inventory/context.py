@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlflow_policy import yamlio
+from mlflow_policy.core import Diagnostic, Location
 from mlflow_policy.errors import InputError
 from mlflow_policy.inventory.vault import VaultSecrets, is_vault_file
-from mlflow_policy.model import Diagnostic, Location
 
 if TYPE_CHECKING:
     from mlflow_policy.inventory.data import Entry
 
 
-class Context:
+class ResolverState:
     def __init__(self, name: str, root: Path, secrets: VaultSecrets | None) -> None:
         self.name = name
         self.root = root.resolve()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from mlflow_policy.model import Location, Unsafe, VaultedValue
+from mlflow_policy.core import Location, Unsafe, VaultedValue
 
 _TEMPLATE_MARKERS = ("{{", "{%", "{#")
 

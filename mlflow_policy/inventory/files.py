@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlflow_policy import yamlio
+from mlflow_policy.core import Unsafe, VaultedValue
 from mlflow_policy.errors import InputError
-from mlflow_policy.model import Unsafe, VaultedValue
 
 
 def _special(value: Mapping[Any, Any]) -> Any:

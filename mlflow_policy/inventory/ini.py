@@ -15,10 +15,10 @@ import shlex
 import warnings
 from typing import Any
 
+from mlflow_policy.core import Location
 from mlflow_policy.errors import InputError
 from mlflow_policy.inventory.data import Entry, InventoryData, InventoryError
 from mlflow_policy.inventory.hostpatterns import PatternError, expand_hostpattern
-from mlflow_policy.model import Location
 
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:\#.*)?$")
 _GROUPNAME = re.compile(r"^([^:\]\s]+)\s*(?:\#.*)?$")

@@ -81,7 +81,7 @@ class Marks:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class RenderOutcome:
     """Everything rendering one var did, to replay it on another host."""
 
     value: Any
@@ -108,7 +108,7 @@ class Memo:
     """Shared by every host's scope of one resolver run."""
 
     def __init__(self) -> None:
-        self.outcomes: dict[tuple[str, Hashable], Outcome] = {}
+        self.outcomes: dict[tuple[str, Hashable], RenderOutcome] = {}
         self.leaves: dict[tuple[str, Hashable], LeafOutcome] = {}
         self._refs: dict[int, tuple[Entry, tuple[str, ...] | None]] = {}
 

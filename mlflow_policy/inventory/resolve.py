@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlflow_policy.inventory.context import Context
+from mlflow_policy.core import Location
+from mlflow_policy.inventory.context import ResolverState
 from mlflow_policy.inventory.data import Entry, InventoryData
 from mlflow_policy.inventory.types import ResolvedHost
 from mlflow_policy.inventory.varsfiles import VarsDir, VarsLayer
-from mlflow_policy.model import Location
 
 # ansible.constants.INTERNAL_STATIC_VARS: what ansible-inventory removes from hostvars.
 INTERNAL_VARS = frozenset({
@@ -71,7 +71,7 @@ class HostLayers:
 
 
 class Resolver:
-    def __init__(self, inv: InventoryData, ctx: Context, inv_dir: Path,
+    def __init__(self, inv: InventoryData, ctx: ResolverState, inv_dir: Path,
                  playbook_dir: Path | None) -> None:
         self.inv = inv
         self.ctx = ctx

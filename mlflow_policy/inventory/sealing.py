@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mlflow_policy.model import VaultedValue
+from mlflow_policy.core import VaultedValue
 
 
 class Frame:

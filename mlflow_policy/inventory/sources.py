@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlflow_policy.errors import InputError
-from mlflow_policy.inventory.context import Context
+from mlflow_policy.inventory.context import ResolverState
 from mlflow_policy.inventory.data import InventoryData
 from mlflow_policy.inventory.files import loads_data
 from mlflow_policy.inventory.ini import parse_ini
@@ -52,7 +52,7 @@ def _refuse_plugin(data: object, display: str) -> None:
             display, loc.line if loc else 1, loc.column if loc else 1)
 
 
-def read_source(path: Path, inv: InventoryData, ctx: Context) -> None:
+def read_source(path: Path, inv: InventoryData, ctx: ResolverState) -> None:
     display = ctx.display(path)
     if os.access(path, os.X_OK):
         raise InputError(f"executable inventory scripts are {LIVE_HINT}", display, 1)

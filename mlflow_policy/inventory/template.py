@@ -13,7 +13,7 @@ from typing import Any
 
 from mlflow_policy.inventory.data import Entry, is_template
 from mlflow_policy.inventory.jinja import RenderFailure, render_string
-from mlflow_policy.inventory.memo import LeafOutcome, Marks, Memo, Outcome, Signer
+from mlflow_policy.inventory.memo import LeafOutcome, Marks, Memo, RenderOutcome, Signer
 from mlflow_policy.inventory.sealing import REDACTED, Frame, derived, seal
 
 
@@ -107,13 +107,13 @@ class HostScope(Mapping[str, Any]):
         finally:
             self.active.discard(key)
             self.frames.pop()
-        outcome = Outcome(value, tuple(acc.failures), tuple(acc.vaulted), acc.opaque,
+        outcome = RenderOutcome(value, tuple(acc.failures), tuple(acc.vaulted), acc.opaque,
                           acc.secret, Marks.of(capture))
         if sig is not None:
             self.memo.outcomes[(key, sig)] = outcome  # type: ignore[union-attr]
         return self._apply(key, outcome)
 
-    def _apply(self, key: str, outcome: Outcome) -> Any:
+    def _apply(self, key: str, outcome: RenderOutcome) -> Any:
         if outcome.failures:
             self.failed[key] = list(outcome.failures)
         self.vaulted_paths.update(outcome.vaulted_paths)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlflow_policy.model import Diagnostic, Location
+from mlflow_policy.core import Diagnostic, Location
 
 
 @dataclass(frozen=True, slots=True)

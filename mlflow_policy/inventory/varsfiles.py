@@ -11,11 +11,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlflow_policy.core import Location
 from mlflow_policy.errors import InputError
-from mlflow_policy.inventory.context import Context
+from mlflow_policy.inventory.context import ResolverState
 from mlflow_policy.inventory.data import Entry
 from mlflow_policy.inventory.files import loads_data
-from mlflow_policy.model import Location
 
 EXTENSIONS = ("", ".yml", ".yaml", ".json")
 
@@ -44,7 +44,7 @@ def _dir_files(path: Path) -> list[Path]:
 class VarsDir:
     """``group_vars/`` or ``host_vars/`` under one base directory."""
 
-    def __init__(self, base: Path, subdir: str, ctx: Context) -> None:
+    def __init__(self, base: Path, subdir: str, ctx: ResolverState) -> None:
         self.path = base / subdir
         self.ctx = ctx
         try:
@@ -74,7 +74,7 @@ class VarsDir:
         return layer
 
 
-def read_vars_file(path: Path, ctx: Context) -> VarsLayer:
+def read_vars_file(path: Path, ctx: ResolverState) -> VarsLayer:
     """One vars file's top-level vars; whole-file vaults decrypted or skipped with a
     ``mlflow-policy/vaulted-file`` diagnostic."""
     display = ctx.display(path)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mlflow_policy.core import Location
 from mlflow_policy.inventory.data import Entry, InventoryData, InventoryError
 from mlflow_policy.inventory.hostpatterns import PatternError, expand_hostpattern
-from mlflow_policy.model import Location
 
 
 def _loc_of(container: Any, key: Any, fallback: Location) -> Location:

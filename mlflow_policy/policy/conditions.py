@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from mlflow_policy.core import HostFacts, VaultedValue
 from mlflow_policy.facts.lookup import lookup, unavailable_reason, vaulted_at
-from mlflow_policy.model import HostFacts, VaultedValue
 from mlflow_policy.policy import operators as ops
 from mlflow_policy.policy.models import Condition
 from mlflow_policy.policy.templating import (

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlflow_policy.core import Location
 from mlflow_policy.errors import InputError
-from mlflow_policy.model import Location
 from mlflow_policy.policy.fields import duplicate_id_problems, rule_kind_problem
 from mlflow_policy.policy.locate import custom_error, human_path
 from mlflow_policy.policy.models import RULE_KINDS

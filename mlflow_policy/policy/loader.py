@@ -15,14 +15,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from mlflow_policy.core import Location
 from mlflow_policy.errors import InputError, InputErrors
-from mlflow_policy.model import Location
 from mlflow_policy.policy.fields import (
     API_VERSION,
     Severity,
 )
 from mlflow_policy.policy.loadchecks import structural_errors, template_errors
-from mlflow_policy.policy.locate import errors_from, show
+from mlflow_policy.policy.locate import errors_from, excerpt
 from mlflow_policy.policy.models import (
     KINDS,
     Policy,
@@ -167,19 +167,19 @@ def _header_errors(doc: Any, display: str, start: Location) -> tuple[str | None,
     """The document's kind when its apiVersion and kind are right, else the errors."""
     if not isinstance(doc, dict):
         return None, [InputError(
-            f"a document must be a mapping with apiVersion and kind, got {show(doc)}",
+            f"a document must be a mapping with apiVersion and kind, got {excerpt(doc)}",
             display, start.line, start.column)]
     api = doc.get("apiVersion")
     kind = doc.get("kind")
     errs: list[InputError] = []
     if api != API_VERSION:
         where = _doc_location(doc, "apiVersion", start)
-        got = "it is missing" if "apiVersion" not in doc else f"got {show(api)}"
+        got = "it is missing" if "apiVersion" not in doc else f"got {excerpt(api)}"
         errs.append(InputError(f"apiVersion: expected {API_VERSION!r} ({got})",
                                display, where.line, where.column))
     if not (isinstance(kind, str) and kind in KINDS):
         where = _doc_location(doc, "kind", start)
-        got = "it is missing" if "kind" not in doc else f"got {show(kind)}"
+        got = "it is missing" if "kind" not in doc else f"got {excerpt(kind)}"
         errs.append(InputError(
             f"kind: expected one of {', '.join(KINDS)} ({got})", display, where.line,
             where.column))

@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
+from mlflow_policy.core import Location, VaultedValue
 from mlflow_policy.errors import InputError
-from mlflow_policy.model import Location, VaultedValue
 from mlflow_policy.policy.fields import FACT_PATH_PATTERN, NAME_PATTERN, RULE_GLOB_PATTERN, Null
 from mlflow_policy.policy.models import Condition
 from mlflow_policy.yamlio import LocDict, LocList
@@ -36,7 +36,7 @@ _UNIONS = {
 }
 
 
-def show(value: Any, limit: int = 80) -> str:
+def excerpt(value: Any, limit: int = 80) -> str:
     """A short, YAML-ish rendering of a value from a policy file, for error messages."""
     if isinstance(value, VaultedValue):
         return "a vaulted value"
@@ -162,23 +162,23 @@ def _message(err: Any, root: type[BaseModel], found: list[Any]) -> str:
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern"))
         wanted = _PATTERNS.get(pattern, f"a string matching {pattern!r}")
-        return f"{show(value)} is not {wanted}"
+        return f"{excerpt(value)} is not {wanted}"
     if kind == "literal_error":
         expected = str(ctx.get("expected")).replace("True", "true").replace("False", "false")
-        return f"expected {expected}, got {show(value)}"
+        return f"expected {expected}, got {excerpt(value)}"
     if kind in {"too_short", "string_too_short"} and ctx.get("min_length") == 1:
         return "must not be empty" if kind == "too_short" else "must not be empty or blank"
     if kind in {"greater_than_equal", "less_than_equal"}:
         op = ">=" if kind == "greater_than_equal" else "<="
         bound = ctx.get("ge", ctx.get("le"))
-        return f"must be {op} {bound}, got {show(value)}"
+        return f"must be {op} {bound}, got {excerpt(value)}"
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if msg.startswith("Input should be "):
         msg = "expected " + msg[len("Input should be "):]
         if kind not in {"model_type", "dict_type"} and "input" in err:
-            msg += f", got {show(value)}"
+            msg += f", got {excerpt(value)}"
     return msg[:1].lower() + msg[1:] if msg[:2] != msg[:2].upper() else msg
 
 

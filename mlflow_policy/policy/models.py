@@ -29,7 +29,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from mlflow_policy.model import Unsafe, VaultedValue
+from mlflow_policy.core import Unsafe, VaultedValue
 from mlflow_policy.policy.fields import (
     API_VERSION,
     FactPath,

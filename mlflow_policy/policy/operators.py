@@ -12,8 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from mlflow_policy.core import HostFacts, VaultedValue
 from mlflow_policy.facts.lookup import vaulted_at
-from mlflow_policy.model import HostFacts, VaultedValue
 from mlflow_policy.secrets import MASK, SECRET_NAME, is_secret_name, mask_text
 
 _NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
@@ -39,7 +39,7 @@ def mentions_secret(value: Any) -> bool:
     return False
 
 
-class Outcome(NamedTuple):
+class Verdict(NamedTuple):
     holds: bool
     mismatch: str | None = None  # what the value was, when its type does not fit the operator
     problem: str | None = None  # the (rendered) argument itself is unusable
@@ -229,31 +229,31 @@ def _type_holds(name: Any, value: Any) -> bool:
     return False
 
 
-def _string_op(op: str, arg: Any, value: Any) -> Outcome:
+def _string_op(op: str, arg: Any, value: Any) -> Verdict:
     if not isinstance(value, str):
         if op in ("version", "pinned") and number(value) is not None:
-            return Outcome(False, f"{kind_of(value)}, not a version string (quote it in YAML)")
-        return Outcome(False, f"{kind_of(value)}, not a string")
+            return Verdict(False, f"{kind_of(value)}, not a version string (quote it in YAML)")
+        return Verdict(False, f"{kind_of(value)}, not a string")
     text = str(value)
     if op in ("matches", "not_matches"):
         try:
             found = _regex(str(arg)).search(text) is not None
         except re.error as exc:
-            return Outcome(False, problem=f"invalid regular expression {fmt(arg)}: {exc}")
-        return Outcome(found if op == "matches" else not found)
+            return Verdict(False, problem=f"invalid regular expression {fmt(arg)}: {exc}")
+        return Verdict(found if op == "matches" else not found)
     if op == "prefix":
-        return Outcome(text.startswith(str(arg)))
+        return Verdict(text.startswith(str(arg)))
     if op == "suffix":
-        return Outcome(text.endswith(str(arg)))
+        return Verdict(text.endswith(str(arg)))
     if op == "pinned":
-        return Outcome(is_pinned(text) is bool(arg))
+        return Verdict(is_pinned(text) is bool(arg))
     if op in ("scheme", "not_scheme"):
         scheme = scheme_of(text)
         if scheme is None:
-            return Outcome(False, "an empty string, not a URI")
+            return Verdict(False, "an empty string, not a URI")
         wanted = {str(s).lower() for s in (arg if isinstance(arg, list) else [arg])}
         listed = scheme in wanted or scheme.split("+", 1)[0] in wanted
-        return Outcome(listed if op == "scheme" else not listed)
+        return Verdict(listed if op == "scheme" else not listed)
     try:
         return _version_op(arg, text)
     except TypeError:  # an unhashable argument: nothing to share
@@ -261,7 +261,7 @@ def _string_op(op: str, arg: Any, value: Any) -> Outcome:
 
 
 @functools.lru_cache(maxsize=4096, typed=True)
-def _version_op(arg: Any, text: str) -> Outcome:
+def _version_op(arg: Any, text: str) -> Verdict:
     """``version``: a fleet checks a few distinct versions against a few specifiers, on
     thousands of hosts (the peer rule renders the specifier per server)."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -270,51 +270,51 @@ def _version_op(arg: Any, text: str) -> Outcome:
     try:
         spec = SpecifierSet(str(arg))
     except InvalidSpecifier:
-        return Outcome(False, problem=f"invalid PEP 440 version specifier {fmt(arg)}")
+        return Verdict(False, problem=f"invalid PEP 440 version specifier {fmt(arg)}")
     try:
         version = Version(text)
     except InvalidVersion:
-        return Outcome(False, "not a PEP 440 version")
-    return Outcome(spec.contains(version, prereleases=True))
+        return Verdict(False, "not a PEP 440 version")
+    return Verdict(spec.contains(version, prereleases=True))
 
 
-def evaluate(op: str, arg: Any, value: Any) -> Outcome:
+def evaluate(op: str, arg: Any, value: Any) -> Verdict:
     """Operator ``op`` with (rendered) argument ``arg`` on a present, non-vaulted value."""
     if op == "type":
-        return Outcome(_type_holds(arg, value))
+        return Verdict(_type_holds(arg, value))
     if op == "equals":
-        return Outcome(same(value, arg))
+        return Verdict(same(value, arg))
     if op == "not_equals":
-        return Outcome(not same(value, arg))
+        return Verdict(not same(value, arg))
     if op in ("one_of", "not_one_of"):
         items = arg if isinstance(arg, list) else [arg]
         listed = any(same(value, item) for item in items)
-        return Outcome(listed if op == "one_of" else not listed)
+        return Verdict(listed if op == "one_of" else not listed)
     if op in ("matches", "not_matches", "prefix", "suffix", "version", "pinned", "scheme",
               "not_scheme"):
         return _string_op(op, arg, value)
     if op in ("min", "max"):
         bound = number(arg)
         if bound is None:
-            return Outcome(False, problem=f"{op} needs a number, got {fmt(arg)}")
+            return Verdict(False, problem=f"{op} needs a number, got {fmt(arg)}")
         got = number(value)
         if got is None:
             what = "a string that is not a number" if isinstance(value, str) else \
                 f"{kind_of(value)}, not a number"
-            return Outcome(False, what)
-        return Outcome(got >= bound if op == "min" else got <= bound)
+            return Verdict(False, what)
+        return Verdict(got >= bound if op == "min" else got <= bound)
     if op == "contains":
         if isinstance(value, list | tuple):
-            return Outcome(any(same(item, arg) for item in value))
+            return Verdict(any(same(item, arg) for item in value))
         if isinstance(value, str):
             if not isinstance(arg, str):
-                return Outcome(False, f"a string; it cannot contain {kind_of(arg)}")
-            return Outcome(str(arg) in str(value))
-        return Outcome(False, f"{kind_of(value)}, not a list or a string")
+                return Verdict(False, f"a string; it cannot contain {kind_of(arg)}")
+            return Verdict(str(arg) in str(value))
+        return Verdict(False, f"{kind_of(value)}, not a list or a string")
     if op == "empty":
         if value is None:
-            return Outcome(bool(arg))
+            return Verdict(bool(arg))
         if isinstance(value, str | list | tuple | Mapping):
-            return Outcome((len(value) == 0) is bool(arg))
-        return Outcome(False, f"{kind_of(value)}, not a list, mapping or string")
+            return Verdict((len(value) == 0) is bool(arg))
+        return Verdict(False, f"{kind_of(value)}, not a list, mapping or string")
     raise ValueError(f"not a value operator: {op}")

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from typing import Any
 
-from mlflow_policy.model import HostFacts
+from mlflow_policy.core import HostFacts
 from mlflow_policy.policy.models import Selector
 
 

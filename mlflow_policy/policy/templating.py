@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mlflow_policy.model import Unsafe, VaultedValue
+from mlflow_policy.core import Unsafe, VaultedValue
 
 if TYPE_CHECKING:
     from jinja2.sandbox import ImmutableSandboxedEnvironment

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from mlflow_policy import __version__
+from mlflow_policy.core import Location
 from mlflow_policy.findings import BUILTIN_RULES, INTERNAL_ERROR, Finding, Result
-from mlflow_policy.model import Location
 from mlflow_policy.report.options import ReportOptions
 from mlflow_policy.report.view import FindingView, views
 from mlflow_policy.secrets import mask_text

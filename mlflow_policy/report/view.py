@@ -12,8 +12,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mlflow_policy.core import VaultedValue
 from mlflow_policy.findings import Finding, Result
-from mlflow_policy.model import VaultedValue
 from mlflow_policy.secrets import MASK, mask, mask_text
 
 

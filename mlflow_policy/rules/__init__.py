@@ -1,6 +1,6 @@
 """Rule kinds: one module each, listed explicitly (no registration by import side effect).
 
-``RULE_KINDS`` maps the key a policy writes (``assert``, ``consistent``...) to the function
+``RULE_EVALUATORS`` maps the key a policy writes (``assert``, ``consistent``...) to the function
 that evaluates a rule of that kind; docs and the schema's kind list come from it too.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mlflow_policy.rules import assert_, consistent, peer, promotion, unique
-from mlflow_policy.rules.base import Context, Outcome, RuleKind
+from mlflow_policy.rules.base import RuleContext, RuleKind, RuleOutcome
 
-RULE_KINDS: Mapping[str, RuleKind] = {
+RULE_EVALUATORS: Mapping[str, RuleKind] = {
     "assert": assert_.evaluate,
     "consistent": consistent.evaluate,
     "unique": unique.evaluate,
@@ -19,4 +19,4 @@ RULE_KINDS: Mapping[str, RuleKind] = {
     "promotion": promotion.evaluate,
 }
 
-__all__ = ["RULE_KINDS", "Context", "Outcome", "RuleKind"]
+__all__ = ["RULE_EVALUATORS", "RuleContext", "RuleKind", "RuleOutcome"]

@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from mlflow_policy.model import HostFacts
-from mlflow_policy.rules.base import Context, Outcome, finding
+from mlflow_policy.core import HostFacts
+from mlflow_policy.rules.base import RuleContext, RuleOutcome, finding
 
 if TYPE_CHECKING:
     from mlflow_policy.policy.loader import LoadedRule
 
 
-def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: Context) -> Outcome:
+def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> RuleOutcome:
     from mlflow_policy.policy.conditions import check
 
     conditions = rule.rule.assert_ or {}
-    out = Outcome()
+    out = RuleOutcome()
     for host in hosts:
         for path, cond in conditions.items():
             res = check(cond, host, path)

@@ -1,6 +1,6 @@
 """What every rule kind shares: its calling convention, value keys and finding helpers.
 
-A rule kind is a function ``(rule, hosts, ctx) -> Outcome``: ``hosts`` are the hosts the
+A rule kind is a function ``(rule, hosts, ctx) -> RuleOutcome``: ``hosts`` are the hosts the
 rule selected (sorted by (inventory, host)), ``ctx.all_hosts`` every host of the run (peer
 targets and promotion's ``from`` hosts are chosen among all of them, across inventories).
 Kinds must stay linear in the number of hosts: partitions are dicts keyed by
@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlflow_policy.core import HostFacts, VaultedValue
 from mlflow_policy.facts.lookup import Lookup, lookup, provenance_for
 from mlflow_policy.findings import Finding, Related
-from mlflow_policy.model import HostFacts, VaultedValue
 from mlflow_policy.secrets import mask_text
 
 if TYPE_CHECKING:
@@ -27,12 +27,12 @@ MAX_NAMED = 10
 
 
 @dataclass(frozen=True)
-class Context:
+class RuleContext:
     all_hosts: Sequence[HostFacts]
 
 
 @dataclass
-class Outcome:
+class RuleOutcome:
     findings: list[Finding] = field(default_factory=list)
     skipped: set[tuple[str, str]] = field(default_factory=set)  # host keys skipped
 
@@ -40,7 +40,7 @@ class Outcome:
         self.skipped.add(host.key)
 
 
-RuleKind = Callable[["LoadedRule", Sequence[HostFacts], Context], Outcome]
+RuleKind = Callable[["LoadedRule", Sequence[HostFacts], RuleContext], RuleOutcome]
 
 
 # Rank of each value type in the total order used for ties; absent sorts last so that a
@@ -72,7 +72,7 @@ def value_key(value: Any, present: bool = True) -> tuple[Any, ...]:
     return (_RANK["other"], repr(value))
 
 
-def partitioned(hosts: Sequence[HostFacts], by: str | None, fact: str, out: Outcome
+def partitioned(hosts: Sequence[HostFacts], by: str | None, fact: str, out: RuleOutcome
                 ) -> Iterator[tuple[tuple[Any, ...], HostFacts, Lookup]]:
     """(partition key, host, the fact's lookup) for every host a partitioned rule checks.
 
@@ -96,7 +96,7 @@ def partitioned(hosts: Sequence[HostFacts], by: str | None, fact: str, out: Outc
         yield part, host, got
 
 
-def show(value: Any, present: bool = True) -> str:
+def quote(value: Any, present: bool = True) -> str:
     """A value as messages quote it. Vaulted values print as ``***`` via their repr-free
     str; reporters mask any other secret in the finished text."""
     if not present:

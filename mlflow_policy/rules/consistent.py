@@ -11,18 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from mlflow_policy.core import HostFacts
 from mlflow_policy.facts.lookup import lookup
 from mlflow_policy.findings import Related
-from mlflow_policy.model import HostFacts
 from mlflow_policy.rules.base import (
     MAX_NAMED,
-    Context,
-    Outcome,
+    RuleContext,
+    RuleOutcome,
     finding,
     host_name,
     name_list,
     partitioned,
-    show,
+    quote,
     value_key,
 )
 
@@ -30,10 +30,10 @@ if TYPE_CHECKING:
     from mlflow_policy.policy.loader import LoadedRule
 
 
-def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: Context) -> Outcome:
+def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> RuleOutcome:
     spec = rule.rule.consistent
     assert spec is not None
-    out = Outcome()
+    out = RuleOutcome()
     # partition key -> value key -> [(host, present, value)]
     partitions: dict[tuple[Any, ...], dict[tuple[Any, ...], list[tuple[HostFacts, bool, Any]]]]
     partitions = {}
@@ -48,7 +48,7 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: Context) -> Outc
         tied = sum(1 for m in groups.values() if len(m) == len(holders)) > 1
         chosen = "on a tie, the smallest value" if tied else "the most common value"
         _, w_present, w_value = holders[0]
-        expected = show(w_value, w_present)
+        expected = quote(w_value, w_present)
         related = [Related(h.inventory, h.host, w_value) for h, _, _ in holders[:1]]
         for key, members in groups.items():
             if key == winner:
@@ -56,12 +56,12 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: Context) -> Outc
             for host, present, value in members:
                 names = name_list(
                     (host_name(h, host) for h, _, _ in holders[:MAX_NAMED]), len(holders))
-                where = f" (hosts with {spec.by} = {show(_by_value(host, spec.by))})" \
+                where = f" (hosts with {spec.by} = {quote(_by_value(host, spec.by))})" \
                     if spec.by else ""
                 out.findings.append(finding(
                     rule, host, spec.fact, actual=value if present else None,
                     expected=expected, related=related,
-                    message=(f"{spec.fact} is {show(value, present)}, but {chosen}"
+                    message=(f"{spec.fact} is {quote(value, present)}, but {chosen}"
                              f"{where} is {expected}, held by {names}"),
                 ))
     return out

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from mlflow_policy.core import HostFacts
 from mlflow_policy.facts.lookup import lookup
 from mlflow_policy.findings import Related
-from mlflow_policy.model import HostFacts
-from mlflow_policy.rules.base import Context, Outcome, finding, host_name, show
+from mlflow_policy.rules.base import RuleContext, RuleOutcome, finding, host_name, quote
 
 if TYPE_CHECKING:
     from mlflow_policy.policy.loader import LoadedRule
@@ -44,13 +44,13 @@ def normalise_url(value: Any) -> str | None:
     return urlunsplit((scheme, netloc, parts.path.rstrip("/"), parts.query, parts.fragment))
 
 
-def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: Context) -> Outcome:
+def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> RuleOutcome:
     from mlflow_policy.policy.conditions import check
     from mlflow_policy.policy.selectors import selects
 
     spec = rule.rule.peer
     assert spec is not None
-    out = Outcome()
+    out = RuleOutcome()
     index: dict[str, list[HostFacts]] = {}
     for target in ctx.all_hosts:
         if not selects(spec.target.match, target):
@@ -74,7 +74,7 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: Context) -> Outc
                 out.findings.append(finding(
                     rule, host, spec.via, actual=via.value, severity=spec.unresolved,
                     expected=f"the {spec.target.key} of a target host",
-                    message=(f"{spec.via} is {show(via.value)}, which is the "
+                    message=(f"{spec.via} is {quote(via.value)}, which is the "
                              f"{spec.target.key} of no target host"),
                 ))
             continue

@@ -8,16 +8,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from mlflow_policy.core import HostFacts
 from mlflow_policy.facts.lookup import lookup
 from mlflow_policy.findings import Related
-from mlflow_policy.model import HostFacts
 from mlflow_policy.rules.base import (
     MAX_NAMED,
-    Context,
-    Outcome,
+    RuleContext,
+    RuleOutcome,
     finding,
     name_list,
-    show,
+    quote,
     value_key,
 )
 
@@ -25,12 +25,12 @@ if TYPE_CHECKING:
     from mlflow_policy.policy.loader import LoadedRule
 
 
-def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: Context) -> Outcome:
+def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> RuleOutcome:
     from mlflow_policy.policy.selectors import selects
 
     spec = rule.rule.promotion
     assert spec is not None
-    out = Outcome()
+    out = RuleOutcome()
     leading: dict[tuple[Any, ...], tuple[HostFacts, Any]] = {}
     for lead in ctx.all_hosts:
         if not selects(spec.from_, lead):
@@ -39,7 +39,7 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: Context) -> Outc
         if got.present:
             leading.setdefault(value_key(got.value), (lead, got.value))
     keys = sorted(leading)
-    shown = [show(leading[k][1]) for k in keys[:MAX_NAMED]]
+    shown = [quote(leading[k][1]) for k in keys[:MAX_NAMED]]
     allowed = f"one of {name_list(shown, len(keys))}" if keys else "a value some `from` host has"
     related = [Related(h.inventory, h.host, v) for h, v in (leading[k] for k in keys[:MAX_NAMED])]
     for host in hosts:
@@ -53,6 +53,6 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: Context) -> Outc
                 else "no `from` host has this fact set")
         out.findings.append(finding(
             rule, host, spec.fact, actual=got.value, expected=allowed, related=related,
-            message=f"{spec.fact} is {show(got.value)}, not yet promoted: {have}",
+            message=f"{spec.fact} is {quote(got.value)}, not yet promoted: {have}",
         ))
     return out

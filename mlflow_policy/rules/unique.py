@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from mlflow_policy.model import HostFacts
+from mlflow_policy.core import HostFacts
 from mlflow_policy.rules.base import (
     MAX_NAMED,
-    Context,
-    Outcome,
+    RuleContext,
+    RuleOutcome,
     finding,
     host_name,
     name_list,
     partitioned,
-    show,
+    quote,
     value_key,
 )
 
@@ -22,10 +22,10 @@ if TYPE_CHECKING:
     from mlflow_policy.policy.loader import LoadedRule
 
 
-def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: Context) -> Outcome:
+def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> RuleOutcome:
     spec = rule.rule.unique
     assert spec is not None
-    out = Outcome()
+    out = RuleOutcome()
     groups: dict[tuple[Any, ...], list[tuple[HostFacts, Any]]] = {}
     for part, host, got in partitioned(hosts, spec.by, spec.fact, out):
         if not got.present:
@@ -42,7 +42,7 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: Context) -> Outc
             out.findings.append(finding(
                 rule, host, spec.fact, actual=value,
                 expected=f"{allowed} with this value",
-                message=(f"{spec.fact} is {show(value)}, also used by "
+                message=(f"{spec.fact} is {quote(value)}, also used by "
                          f"{name_list(others, len(members) - 1)} "
                          f"({len(members)} hosts, at most {spec.max} allowed)"),
             ))
