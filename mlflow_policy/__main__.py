@@ -1,3 +1,3 @@
-from mlflow_policy.cli import main
+from mlflow_policy.cli import main_entry
 
-raise SystemExit(main())
+main_entry()

@@ -5,6 +5,11 @@ reporters' caches follow. Every collection over them frees nothing, and they cos
 of such a run (the first full one after resolving) and made the 50,000-host run
 superlinear. What these phases build holds no reference cycles to speak of (the resolver
 breaks its own), so pausing leaks nothing.
+
+Library code only pauses, inside a with-block that leaves the collector as it was: the
+program around it owns the collector. Only the CLI's entry point, which owns its process,
+goes further (``cli.main`` pauses for the whole command; ``cli.main_entry`` freezes what
+the command built before the interpreter's exit collection walks it).
 """
 
 from __future__ import annotations
@@ -24,14 +29,3 @@ def paused() -> Iterator[None]:
     finally:
         if collecting:
             gc.enable()
-
-
-@contextmanager
-def long_lived() -> Iterator[None]:
-    """``paused``, then freeze what was built: moved out of the collector's sight at no
-    memory cost, so that the collector runs as before for whatever the run makes next."""
-    with paused():
-        try:
-            yield
-        finally:
-            gc.freeze()

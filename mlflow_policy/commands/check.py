@@ -17,7 +17,6 @@ from mlflow_policy.commands import common
 from mlflow_policy.config import RunConfig
 from mlflow_policy.errors import UsageError
 from mlflow_policy.findings import FAIL_ON_CHOICES, INTERNAL_ERROR, Result
-from mlflow_policy.gcpause import long_lived
 
 if TYPE_CHECKING:
     from mlflow_policy.facts.declared import Fleet
@@ -129,13 +128,11 @@ def evaluate_tree(args: argparse.Namespace, config: RunConfig, root: Path, *,
         fleet: Fleet = _Fleet(inventories=(), hosts=(), diagnostics=())
     else:
         fleet = common.fleet(args, config, root)
-    # findings and the engine's caches live until the report is written
-    with long_lived():
-        result = evaluate(
-            loaded.policies, fleet.hosts, fleet.diagnostics, active_waivers,
-            today=datetime.now(UTC).date(), rule_filter=args.rule, skip_filter=args.skip_rule,
-            inventories=fleet.inventories,
-        )
+    result = evaluate(
+        loaded.policies, fleet.hosts, fleet.diagnostics, active_waivers,
+        today=datetime.now(UTC).date(), rule_filter=args.rule, skip_filter=args.skip_rule,
+        inventories=fleet.inventories,
+    )
     return result, fleet
 
 

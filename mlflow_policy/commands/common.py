@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from mlflow_policy.config import RunConfig, load_config
 from mlflow_policy.errors import InputError, UsageError
-from mlflow_policy.gcpause import long_lived
 
 if TYPE_CHECKING:
     from mlflow_policy.facts.declared import Fleet
@@ -77,9 +76,8 @@ def fleet(args: argparse.Namespace, config: RunConfig, root: Path) -> Fleet:
         from mlflow_policy.inventory import VaultSecrets
 
         secrets = VaultSecrets.from_cli(files, ids)
-    with long_lived():  # the fleet lives until the run ends
-        return load_fleet(inventory_paths(args, config, root), config, root=root,
-                          vault_secrets=secrets)
+    return load_fleet(inventory_paths(args, config, root), config, root=root,
+                      vault_secrets=secrets)
 
 
 def write_output(text: str, path: Path | None) -> None:

@@ -42,7 +42,7 @@ def resolve_inventory(
     from mlflow_policy.inventory.build import resolve
 
     try:
-        with paused():  # see collector.py: what resolving builds all lives on
+        with paused():  # see gcpause.py: what resolving builds all lives on
             return resolve(Path(path), name=name, playbook_dir=playbook_dir,
                            vault_secrets=vault_secrets, root=root)
     except RecursionError:
