@@ -15,7 +15,8 @@ import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from mlflow_policy import __version__
 from mlflow_policy.errors import InputErrors, PolicyError
@@ -73,6 +74,27 @@ def _internal_error(exc: BaseException) -> int:
     return 3
 
 
+@contextmanager
+def _notes_on_stderr() -> Iterator[None]:
+    """``-v``: what the library logs (a second process that failed...) goes to stderr for
+    this command; the handler is removed after, for callers of main() in-process."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("mlflow-policy: %(message)s"))
+    handler.setLevel(logging.INFO)
+    logger = logging.getLogger("mlflow_policy")
+    level = logger.level
+    logger.addHandler(handler)
+    if not logger.isEnabledFor(logging.INFO):
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. The cyclic collector is paused for the command (what it builds
     lives until it ends; see gcpause.py) and left as it was found after: tests and other
@@ -88,6 +110,9 @@ def _main(argv: Sequence[str] | None) -> int:
         except SystemExit as exc:  # argparse: --help, --version, usage errors
             return int(exc.code) if isinstance(exc.code, int) else 2
         module = importlib.import_module(args._module)
+        if getattr(args, "verbose", False):
+            with _notes_on_stderr():
+                return int(module.run(args))
         return int(module.run(args))
     except KeyboardInterrupt:
         print("mlflow-policy: interrupted", file=sys.stderr)

@@ -3,12 +3,21 @@ child."""
 
 from __future__ import annotations
 
+import errno
+import json
+import logging
 import os
-from collections.abc import Iterator, Sequence
+import re
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mlflow_policy import parallel
+from tests.support import REPO
 
 
 def _produce(items: Sequence[int]) -> Iterator[str]:
@@ -104,8 +113,6 @@ def test_run_split_below_the_weight_stays_here() -> None:
 
 def test_sigchld_ignored_keeps_everything_here() -> None:
     """With SIGCHLD ignored (inherited across exec) a child's exit status is lost: no fork."""
-    import signal
-
     previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     try:
         parts = _text(parallel.chunks(list(range(10)), _produce, min_items=2))
@@ -114,3 +121,160 @@ def test_sigchld_ignored_keeps_everything_here() -> None:
         signal.signal(signal.SIGCHLD, previous)
     assert {int(p.split(":")[1]) for p in parts} == {os.getpid()}
     assert {r[1] for r in results} == {os.getpid()}
+
+
+def _child_pids(caplog: pytest.LogCaptureFixture) -> list[int]:
+    """The pids children wrote back themselves (see parallel's docstring)."""
+    return [r.child_pid for r in caplog.records if hasattr(r, "child_pid")]
+
+
+def test_the_child_reports_its_own_pid(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="mlflow_policy.parallel"):
+        parts = _text(parallel.chunks(list(range(10)), _produce, min_items=2))
+        parallel.run_split(list(range(4)), _square, [1.0] * 4, min_weight=0)
+    children = _child_pids(caplog)
+    assert len(children) == 2
+    assert os.getpid() not in children
+    assert int(parts[-1].split(":")[1]) == children[0]  # the child that wrote the half
+
+
+@pytest.fixture
+def other_thread() -> Iterator[threading.Thread]:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, args=(30,), daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def test_no_fork_while_another_thread_runs(
+    other_thread: threading.Thread, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fork copies only the calling thread: a lock another one holds would never be
+    released in the child. With a second thread alive, everything stays here."""
+    def fork() -> int:
+        raise AssertionError("forked while another thread runs")
+
+    monkeypatch.setattr(os, "fork", fork)
+    assert threading.active_count() > 1
+    parts = _text(parallel.chunks(list(range(10)), _produce, min_items=2))
+    results = parallel.run_split(list(range(4)), _square, [1.0] * 4, min_weight=0)
+    assert [p.split(":")[0] for p in parts] == [str(i) for i in range(10)]
+    assert {int(p.split(":")[1]) for p in parts} == {os.getpid()}
+    assert [r[0] for r in results] == [0, 1, 4, 9]
+
+
+def test_a_failing_child_is_logged_with_what_it_raised_not_its_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    parent = os.getpid()
+
+    def fails_in_child(items: Sequence[int]) -> Iterator[str]:
+        if os.getpid() != parent:
+            raise RuntimeError("hunter2 is the password")
+        yield from _produce(items)
+
+    with caplog.at_level(logging.WARNING, logger="mlflow_policy.parallel"):
+        parts = _text(parallel.chunks(list(range(10)), fails_in_child, min_items=2))
+    assert len(parts) == 10
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    message = record.getMessage()
+    assert "exited with status 1 after raising RuntimeError at " in message
+    assert "test_parallel.py" in message
+    assert "in fails_in_child" in message
+    assert "redone in this process" in message
+    assert "hunter2" not in message
+
+
+def test_a_killed_child_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    parent = os.getpid()
+
+    def killed_in_child(x: int) -> int:
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return x
+
+    with caplog.at_level(logging.WARNING, logger="mlflow_policy.parallel"):
+        assert parallel.run_split(list(range(6)), killed_in_child, [1.0] * 6,
+                                  min_weight=0) == list(range(6))
+    [record] = caplog.records
+    assert "was killed by signal SIGKILL" in record.getMessage()
+
+
+def test_when_fork_fails_everything_is_done_here(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    with caplog.at_level(logging.WARNING, logger="mlflow_policy.parallel"):
+        parts = _text(parallel.chunks(list(range(10)), _produce, min_items=2))
+        results = parallel.run_split(list(range(4)), _square, [1.0] * 4, min_weight=0)
+    assert {int(p.split(":")[1]) for p in parts} == {os.getpid()}
+    assert len(parts) == 10
+    assert [r[0] for r in results] == [0, 1, 4, 9]
+    assert [r.getMessage() for r in caplog.records] == [
+        "one process: fork failed (Resource temporarily unavailable)"] * 2
+
+
+# -- through the CLI: a child's failure is shown under -v, and only there ------------------
+
+def _dies_in_child(real: Callable[..., Any], parent: int) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if os.getpid() != parent:
+            os._exit(7)
+        return real(*args, **kwargs)
+    return wrapper
+
+
+@pytest.mark.parametrize("verbose", [True, False])
+def test_check_v_reports_a_failed_child_on_stderr(
+    verbose: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    from mlflow_policy import engine
+    from mlflow_policy.cli import main
+    from mlflow_policy.rules import RULE_EVALUATORS
+
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr(engine, "PARALLEL_MIN_WEIGHT", 0.0)
+    for kind, evaluate in list(RULE_EVALUATORS.items()):
+        monkeypatch.setitem(RULE_EVALUATORS, kind, _dies_in_child(evaluate, os.getpid()))
+    argv = ["check", "--format", "json", *(["-v"] if verbose else [])]
+    assert main([*argv, "-o", str(tmp_path / "two")]) == 1
+    err = capsys.readouterr().err
+    monkeypatch.setenv("MLFLOW_POLICY_JOBS", "1")
+    assert main([*argv, "-o", str(tmp_path / "one")]) == 1
+    assert (tmp_path / "two").read_bytes() == (tmp_path / "one").read_bytes()  # redone here
+    note = re.compile(r"^mlflow-policy: a second process \(pid \d+\) exited with status 7; "
+                      r"its share was redone in this process \(the output is complete\)$",
+                      re.MULTILINE)
+    assert bool(note.search(err)) is verbose, err
+
+
+def test_facts_v_reports_a_failed_child_on_stderr(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    from mlflow_policy.commands import facts
+
+    class DyingMasker(facts.Masker):
+        def facts(self, host: Any) -> Any:
+            if os.getpid() != parent:
+                os._exit(7)
+            return super().facts(host)
+
+    parent = os.getpid()
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 2)
+    monkeypatch.setattr(facts, "Masker", DyingMasker)
+    from mlflow_policy.cli import main
+
+    assert main(["facts", "--format", "json", "-v", "-o", str(tmp_path / "r")]) == 0
+    err = capsys.readouterr().err
+    assert "exited with status 7; its share was redone in this process" in err
+    assert json.loads((tmp_path / "r").read_text())["hosts"]

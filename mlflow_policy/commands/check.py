@@ -58,7 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     verbosity.add_argument("-q", "--quiet", action="store_true",
                            help="text report: hide waived findings")
     verbosity.add_argument("-v", "--verbose", action="store_true",
-                           help="text report: also list rules that selected no host")
+                           help="text report: also list rules that selected no host; "
+                                "on stderr, note what the run did unusually (a second "
+                                "process that failed; the report is complete all the same)")
 
 
 def policy_set(args: argparse.Namespace, config: RunConfig, root: Path) -> PolicySet:

@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, default="text")
     parser.add_argument("--vars", action="store_true",
                         help="text format: also list every resolved hostvar (vars.*)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="on stderr, note what the run did unusually (a second process "
+                             "that failed; the report is complete all the same)")
     common.add_config_options(parser)
     common.add_inventory_options(parser)
     common.add_output_options(parser)
