@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,16 +22,51 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+class ChildPids(logging.Handler):
+    """Collects the pids that forked children wrote back themselves (``child_pid`` on the
+    debug records of ``mlflow_policy.parallel``): the proof that a second process ran."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.pids: list[int] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        pid = getattr(record, "child_pid", None)
+        if isinstance(pid, int):
+            self.pids.append(pid)
+
+    @classmethod
+    @contextmanager
+    def watching(cls) -> Iterator[ChildPids]:
+        logger = logging.getLogger("mlflow_policy.parallel")
+        handler, level = cls(), logger.level
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        try:
+            yield handler
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+
 def report_per_jobs(argv: list[str], exit_code: int, tmp_path: Path,
                     monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
     """``mlflow-policy ARGV -o FILE`` run with MLFLOW_POLICY_JOBS=1 and =2: the written
-    report per setting (the caller forces the two-process path with its threshold)."""
+    report per setting (the caller forces the two-process path with its threshold).
+    With 2, a child must really have produced a share: one that did not (no fork, or a
+    failed child whose share was redone here) would make the comparison prove nothing."""
     from mlflow_policy.cli import main
 
     reports = {}
     for jobs in ("1", "2"):
         monkeypatch.setenv("MLFLOW_POLICY_JOBS", jobs)
         target = tmp_path / f"report-{jobs}"
-        assert main([*argv, "-o", str(target)]) == exit_code
+        with ChildPids.watching() as children:
+            assert main([*argv, "-o", str(target)]) == exit_code
+        if jobs == "1":
+            assert children.pids == []
+        else:
+            assert children.pids, "no second process produced a share"
+            assert os.getpid() not in children.pids
         reports[jobs] = target.read_bytes()
     return reports
