@@ -190,7 +190,7 @@ def involves(rule: LoadedRule) -> list[str]:
         lines += [f"    {v}" for v in versions]
     live = sorted({p for p in paths for o in OBSERVED_ONLY if p == o or p.startswith(o + ".")})
     if live:
-        lines += _wrap(f"live only: {', '.join(live)}: observed on the host (check --live); "
+        lines += _wrap(f"live only: {', '.join(live)}: observed on the host by a live run; "
                        "static runs count the rule as skipped, never as a violation", "  ")
     return lines
 

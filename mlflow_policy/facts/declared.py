@@ -16,7 +16,7 @@ from mlflow_policy.config import RunConfig
 from mlflow_policy.core import Diagnostic, HostFacts
 from mlflow_policy.errors import InputError, InputErrors
 from mlflow_policy.facts.envcheck import env_diagnostics
-from mlflow_policy.facts.table import OBSERVED_ONLY
+from mlflow_policy.facts.table import OBSERVED_ONLY, STATIC_UNAVAILABLE_REASON
 from mlflow_policy.facts.views import FactPaths, ProvenanceView, VaultedView
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 # Facts only a live run can observe (the fact table); static mode skips rules needing them.
 STATIC_UNAVAILABLE: Mapping[str, str] = {
-    path: "observed only: run with --live to read it from the host" for path in OBSERVED_ONLY
+    path: STATIC_UNAVAILABLE_REASON for path in OBSERVED_ONLY
 }
 
 

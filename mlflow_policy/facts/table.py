@@ -108,7 +108,8 @@ OBSERVED_ONLY: tuple[str, ...] = tuple(dict.fromkeys(
         g.path.startswith(f.path.split(".")[0] + ".") and g.modes != "observed" for g in FACTS)
     else f.path.split(".")[0]
     for f in FACTS if f.modes == "observed"))
-STATIC_UNAVAILABLE_REASON = "observed only: a live run reads it from the host"
+# Worded to be true before live mode exists and after: no option a user could not find.
+STATIC_UNAVAILABLE_REASON = "observed only: needs a live run"
 
 
 def fact_for(path: str) -> Fact | None:

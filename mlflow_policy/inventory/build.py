@@ -157,7 +157,7 @@ class _Renderer:
             for path, reason in scope.failed.get(key, ()):
                 hint = ""
                 if "'ansible_facts'" in reason or "'ansible_local'" in reason:
-                    hint = "; facts exist only when Ansible runs on the host (see --live)"
+                    hint = "; facts exist only when Ansible runs on the host (a live run)"
                 elif "is undefined" in reason and self.skipped_vaults:
                     hint = ("; it may be set in a vault-encrypted file that was skipped for "
                             "want of a vault secret")

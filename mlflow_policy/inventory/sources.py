@@ -29,7 +29,7 @@ _YAML_EXTS = ("", ".yaml", ".yml", ".json")
 # yamlio errors that mean "this is YAML, and it is wrong", not "this is not YAML"
 _STRICT_YAML = ("duplicate key", "aliases expand", "recursive alias", "YAML nested")
 
-LIVE_HINT = "never run in static mode; use --live"
+LIVE_HINT = "never run in static mode: they need a live run, which goes through Ansible"
 
 
 def source_files(path: Path) -> list[Path]:
