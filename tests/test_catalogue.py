@@ -198,14 +198,6 @@ def test_server_cli_env_vars_are_click_options(ref: Path) -> None:
 
 
 # ------------------------------------------------------------------ API
-def test_closest_env_suggests_the_known_name() -> None:
-    assert catalogue.closest_env("MLFLOW_TRACKING_URL") == "MLFLOW_TRACKING_URI"
-    assert catalogue.closest_env("MLFLOW_TRAKCING_URI") == "MLFLOW_TRACKING_URI"
-    assert catalogue.closest_env("mlflow_tracking_uri") == "MLFLOW_TRACKING_URI"
-    assert catalogue.closest_env("MLFLOW_TRACKING_URI") == "MLFLOW_TRACKING_URI"
-    assert catalogue.closest_env("COMPLETELY_UNRELATED_THING") is None
-
-
 def test_env_var_read_by_version() -> None:
     removed = catalogue.env_vars()["MLFLOW_GCS_DEFAULT_TIMEOUT"]
     assert removed.last is not None

@@ -215,3 +215,16 @@ def test_invalid_yaml_is_located(tmp_path: Path) -> None:
     with pytest.raises(InputErrors) as info:
         load_paths([tmp_path], root=tmp_path)
     assert [(e.path, e.line) for e in info.value.errors] == [("bad.yaml", 3), ("good.yaml", 2)]
+
+
+def test_an_impossible_date_is_a_located_error(tmp_path: Path) -> None:
+    """yamlio locates PyYAML's bare ValueError for a date like 2027-13-01; the loader has
+    no unlocated fallback for it any more."""
+    bad = tmp_path / "waiver.yaml"
+    bad.write_text("apiVersion: mlflow-policy/v1\nkind: Waiver\nmetadata:\n  name: w\n"
+                   "spec:\n  expires: 2027-13-01\n")
+    with pytest.raises(InputErrors) as info:
+        load_waivers([bad], tmp_path)
+    [error] = info.value.errors
+    assert (error.path, error.line, error.column) == ("waiver.yaml", 6, 12)
+    assert "invalid date '2027-13-01'" in error.message

@@ -13,7 +13,6 @@ Secret flags (decided by the generator, see ``classify_secret`` there):
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,11 +24,9 @@ from typing import Any
 __all__ = [
     "EnvVar",
     "catalogue_header",
-    "closest_env",
     "env_vars",
     "head_for",
     "is_secret_env",
-    "known_heads",
     "known_versions",
     "may_embed_credentials",
     "migration_chain",
@@ -106,28 +103,6 @@ def may_embed_credentials(name: str) -> bool:
 
 
 @cache
-def _public_names() -> tuple[str, ...]:
-    # Suggestions only name variables users are meant to set (no _MLFLOW_ internals).
-    return tuple(sorted(n for n in env_vars() if not n.startswith("_")))
-
-
-def closest_env(name: str) -> str | None:
-    """The known variable ``name`` most likely meant ("did you mean ...?"), or None.
-
-    A known name returns itself. Case is ignored: ``mlflow_tracking_uri`` suggests
-    ``MLFLOW_TRACKING_URI``.
-    """
-    if name in env_vars():
-        return name
-    candidates = _public_names()
-    upper = {c.upper(): c for c in candidates}
-    if name.upper() in upper:
-        return upper[name.upper()]
-    match = difflib.get_close_matches(name.upper(), list(upper), n=1, cutoff=0.8)
-    return upper[match[0]] if match else None
-
-
-@cache
 def _releases() -> Mapping[str, str]:
     raw = _load("releases.json")["releases"]
     return MappingProxyType({v: r["head"] for v, r in raw.items()})
@@ -160,11 +135,6 @@ def known_versions() -> tuple[str, ...]:
     from packaging.version import Version
 
     return tuple(sorted(_releases(), key=Version))
-
-
-def known_heads() -> frozenset[str]:
-    """Every revision that is some release's head."""
-    return frozenset(_releases().values())
 
 
 @cache

@@ -190,13 +190,8 @@ def _load_file(path: Path, col: _Collector, skip_foreign: bool, templates: bool)
     display = display_path(path, col.root)
     try:
         docs = loads_all(read_text(path, display), display)
-    except InputError as exc:
+    except InputError as exc:  # yamlio locates every YAML problem, bad dates included
         col.errors.append(exc)
-        return
-    except (ValueError, OverflowError) as exc:
-        # PyYAML's timestamp constructor raises these bare (2027-13-01); see
-        # notes/requests-policy.md. Until yamlio locates them, name at least the file.
-        col.errors.append(InputError(f"invalid YAML value: {exc}", display))
         return
     col.files += 1
     for doc in docs:
