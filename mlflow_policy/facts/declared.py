@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlflow_policy.config import RunConfig
 from mlflow_policy.core import Diagnostic, HostFacts
+from mlflow_policy.dotted import MISSING, dig
 from mlflow_policy.errors import InputError, InputErrors
 from mlflow_policy.facts.envcheck import env_diagnostics
 from mlflow_policy.facts.table import OBSERVED_ONLY, STATIC_UNAVAILABLE_REASON
@@ -37,23 +38,6 @@ class Fleet:
     diagnostics: tuple[Diagnostic, ...]
 
 
-_MISSING = object()
-
-
-def _dig(values: Mapping[str, Any], parts: Sequence[str]) -> tuple[bool, Any]:
-    node: Any = values
-    for part in parts:
-        if isinstance(node, dict):  # the common case, without the Mapping ABC check
-            node = node.get(part, _MISSING)
-            if node is _MISSING:
-                return False, None
-        elif isinstance(node, Mapping) and part in node:
-            node = node[part]
-        else:
-            return False, None
-    return True, node
-
-
 def _put(doc: dict[str, Any], path: str, value: Any) -> None:
     """Set ``path`` in ``doc``, copying each mapping on the way: the resolver shares var
     mappings between hosts, so they must never be written to."""
@@ -75,8 +59,8 @@ def host_facts(
     doc: dict[str, Any] = {"host": host.name, "inventory": inventory, "groups": groups,
                            "vars": host.vars}
     for fact, var in paths.split_pairs:
-        found, value = _dig(host.vars, var)
-        if found:
+        value = dig(host.vars, var)
+        if value is not MISSING:
             _put(doc, fact, value)
     if "role" not in doc:
         member = set(groups)

@@ -9,6 +9,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple
 
 from mlflow_policy.core import HostFacts
+from mlflow_policy.dotted import MISSING, dig, nearest
 
 
 class Lookup(NamedTuple):
@@ -46,7 +47,7 @@ def unavailable_reason(facts: HostFacts, path: str) -> str | None:
     unavailable, if it is."""
     if not facts.unavailable or path.partition(".")[0] not in _heads(facts.unavailable):
         return None
-    reason: str | None = _nearest(facts.unavailable, path)
+    reason: str | None = nearest(facts.unavailable, path)
     return reason
 
 
@@ -60,21 +61,11 @@ def lookup(facts: HostFacts, path: str) -> Lookup:
         if len(_PARTS) > 65536:
             _PARTS.clear()
         parts = _PARTS[path] = tuple(path.split("."))
-    node: Any = facts.facts
-    for part in parts:
-        if isinstance(node, dict):  # the common case, without the Mapping ABC check
-            node = node.get(part, _MISSING)
-            if node is _MISSING:
-                return ABSENT
-        elif isinstance(node, Mapping) and part in node:
-            node = node[part]
-        else:
-            return ABSENT
-    return Lookup(True, node)
+    node = dig(facts.facts, parts)
+    return ABSENT if node is MISSING else Lookup(True, node)
 
 
 _PARTS: dict[str, tuple[str, ...]] = {}
-_MISSING = object()
 
 
 def vaulted_at(facts: HostFacts, path: str) -> bool:
@@ -98,17 +89,4 @@ def covered(paths: AbstractSet[str], path: str) -> bool:
 
 def provenance_for(facts: HostFacts, path: str) -> Any:
     """The location of ``path``'s value, falling back to its nearest located ancestor."""
-    return _nearest(facts.provenance, path)
-
-
-def _nearest(table: Mapping[str, Any], path: str) -> Any:
-    """``table``'s entry for ``path`` or, failing that, for its nearest dotted ancestor."""
-    probe = path
-    while True:
-        found = table.get(probe)
-        if found is not None:
-            return found
-        cut = probe.rfind(".")
-        if cut < 0:
-            return None
-        probe = probe[:cut]
+    return nearest(facts.provenance, path)

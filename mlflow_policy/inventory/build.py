@@ -7,7 +7,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from mlflow_policy.core import Diagnostic, Location
+from mlflow_policy.core import Diagnostic
+from mlflow_policy.dotted import nearest
 from mlflow_policy.errors import InputError, raise_all
 from mlflow_policy.inventory.context import ResolverState
 from mlflow_policy.inventory.data import InventoryData, InventoryError
@@ -166,18 +167,9 @@ class _Renderer:
                     message=(f"vars.{path} holds a template that cannot be rendered "
                              f"statically ({reason}{hint}); it is kept as written"),
                     inventory=self.ctx.name, host=name, fact=f"vars.{path}",
-                    location=_nearest(layers.prov, path),
+                    location=nearest(layers.prov, path),
                 ))
         return rendered, frozenset(scope.vaulted_paths)
-
-
-def _nearest(prov: Mapping[str, Location], path: str) -> Location | None:
-    probe = path
-    while True:
-        loc = prov.get(probe)
-        if loc is not None or "." not in probe:
-            return loc
-        probe = probe.rsplit(".", 1)[0]
 
 
 def resolve(path: Path, *, name: str | None, playbook_dir: Path | None,

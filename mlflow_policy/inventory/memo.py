@@ -19,6 +19,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mlflow_policy.dotted import strings
 from mlflow_policy.inventory.data import Entry
 from mlflow_policy.inventory.sealing import Frame
 
@@ -48,17 +49,6 @@ def template_names(source: str) -> frozenset[str] | None:
         _NAMES.clear()
     _NAMES[source] = names
     return names
-
-
-def _strings(value: Any, out: list[str]) -> None:
-    if isinstance(value, str):
-        out.append(value)
-    elif isinstance(value, Mapping):
-        for v in value.values():
-            _strings(v, out)
-    elif isinstance(value, list):
-        for v in value:
-            _strings(v, out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +107,9 @@ class Memo:
         hit = self._refs.get(id(entry))
         if hit is not None and hit[0] is entry:
             return hit[1]
-        strings: list[str] = []
-        _strings(entry.value, strings)
         names: set[str] = set()
         result: tuple[str, ...] | None = None
-        for s in strings:
+        for s in strings(entry.value):
             if "{" not in s:
                 continue
             found = template_names(s)

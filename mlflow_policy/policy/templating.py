@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mlflow_policy.core import Unsafe, VaultedValue
+from mlflow_policy.dotted import strings
 
 if TYPE_CHECKING:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -104,16 +105,6 @@ def _compiled(source: str) -> Any:
         return ("error", f"invalid template {source!r}: {exc.message}")
 
 
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value] if is_template(value) else []
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    if isinstance(value, Mapping):
-        return [s for v in value.values() for s in _strings(v)]
-    return []
-
-
 @functools.lru_cache(maxsize=1024)
 def _names_of(source: str) -> frozenset[str] | None:
     from jinja2 import TemplateSyntaxError, meta
@@ -128,7 +119,9 @@ def referenced_names(value: Any) -> frozenset[str] | None:
     """The top-level names the templates in ``value`` read (``peer`` for
     ``{{ peer.mlflow.version }}``); None when one does not parse."""
     names: set[str] = set()
-    for source in _strings(value):
+    for source in strings(value):
+        if not is_template(source):
+            continue
         found = _names_of(source)
         if found is None:
             return None
