@@ -14,6 +14,9 @@ findings:                           # exactly the findings the run must give
     at: "inventory/host_vars/h.yml:2"  # optional: location path:line
 summary: {...}                      # optional: a subset of the JSON summary
 never_printed: [s3cret]             # optional: strings no output may contain
+stderr_contains: ["error: p.yaml:7:"]  # what stderr must say; without it, stderr must
+                                    # be empty. Required for exit 2 (bad input: no
+                                    # report, only located errors)
 exit_code: 1
 ```
 Each case runs through ``main(["check", ..., "--format", "json"])`` from the case
@@ -85,7 +88,17 @@ def test_case(case: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch.setitem(rules_pkg.RULE_EVALUATORS, expected["break_kind"], _boom)  # type: ignore[arg-type]
     code = main(case_argv(case, expected.get("args", [])))
     captured = capsys.readouterr()
-    assert captured.err == "" or code != 2, captured.err
+    assert code == expected["exit_code"], captured.err
+    stderr = expected.get("stderr_contains", [])
+    for part in stderr:
+        assert part in captured.err, captured.err
+    if not stderr:
+        assert captured.err == "", captured.err
+    if code == 2:  # bad input: no report, located errors only
+        assert stderr, "a bad-input case must say what stderr shows"
+        assert captured.out == ""
+        assert captured.err.startswith("error: "), captured.err
+        return
     report = json.loads(captured.out)
 
     default_inv = "inventory" if (case / "inventory").is_dir() else None
@@ -107,7 +120,6 @@ def test_case(case: Path, capsys: pytest.CaptureFixture[str],
         assert secret not in captured.err
     for key, value in expected.get("summary", {}).items():
         assert report["summary"][key] == value, key
-    assert code == expected["exit_code"], captured.err
 
 
 def test_every_rule_kind_has_a_case() -> None:
