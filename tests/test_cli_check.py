@@ -148,8 +148,17 @@ def test_fail_on_and_filters_decide_the_exit_code(capsys: pytest.CaptureFixture[
     doc = json.loads(out)
     assert doc["summary"]["rules"] == 1
     assert code == 0
-    code, _, _ = run(capsys, "check", *STARTER, "-i", "inventories/staging", "--fail-on", "info")
-    assert code in (0, 1)
+    # staging has no finding at all: it passes even at the strictest threshold
+    code, out, _ = run(capsys, "check", *STARTER, "-i", "inventories/staging", "--fail-on",
+                       "info", "--format", "json")
+    assert json.loads(out)["findings"] == []
+    assert code == 0
+    # one warning and nothing worse: it fails from --fail-on warning down, not on error
+    warning_only = ("check", *STARTER, "--rule", "starter/tracking-password-vaulted")
+    code, out, _ = run(capsys, *warning_only, "--format", "json")
+    assert [f["severity"] for f in json.loads(out)["findings"]] == ["warning"]
+    for threshold, expected in (("error", 0), ("warning", 1), ("info", 1), ("never", 0)):
+        assert run(capsys, *warning_only, "--fail-on", threshold)[0] == expected, threshold
 
 
 def test_several_formats_in_one_run(capsys: pytest.CaptureFixture[str],
