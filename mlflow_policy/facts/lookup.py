@@ -4,7 +4,6 @@ current mode cannot know it)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple
 
@@ -27,25 +26,11 @@ class Lookup(NamedTuple):
 ABSENT = Lookup(present=False)
 
 
-# unavailable mapping (by identity, kept alive) -> the first segments of its paths: most
-# lookups are of facts no unavailable path can cover, and this answers them in one probe.
-_HEADS: dict[int, tuple[Mapping[str, str], frozenset[str]]] = {}
-
-
-def _heads(unavailable: Mapping[str, str]) -> frozenset[str]:
-    hit = _HEADS.get(id(unavailable))
-    if hit is None or hit[0] is not unavailable:
-        if len(_HEADS) > 1024:  # live runs have one mapping per host; keep this bounded
-            _HEADS.clear()
-        hit = (unavailable, frozenset(p.partition(".")[0] for p in unavailable))
-        _HEADS[id(unavailable)] = hit
-    return hit[1]
-
-
 def unavailable_reason(facts: HostFacts, path: str) -> str | None:
     """The reason ``path`` (or a prefix of it, such as ``db`` for ``db.revision``) is
-    unavailable, if it is."""
-    if not facts.unavailable or path.partition(".")[0] not in _heads(facts.unavailable):
+    unavailable, if it is. (No cache: a probe per dotted segment costs about what a
+    cache lookup did, and a cache keyed by the mapping's id() would outlive the run.)"""
+    if not facts.unavailable:
         return None
     reason: str | None = nearest(facts.unavailable, path)
     return reason
@@ -65,6 +50,8 @@ def lookup(facts: HostFacts, path: str) -> Lookup:
     return ABSENT if node is MISSING else Lookup(True, node)
 
 
+# fact path -> its parts. Keyed by the path's text, not by an object's identity, and
+# bounded: safe to share between runs and threads (a race only splits a path twice).
 _PARTS: dict[str, tuple[str, ...]] = {}
 
 
