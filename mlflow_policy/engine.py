@@ -27,6 +27,7 @@ from mlflow_policy.rules import RULE_EVALUATORS, RuleContext
 from mlflow_policy.waivers import apply_waivers, scope_checker
 
 if TYPE_CHECKING:
+    from mlflow_policy.policy.conditions import ConditionMemo
     from mlflow_policy.policy.loader import LoadedPolicy, LoadedRule, LoadedWaiver
 
 
@@ -47,9 +48,10 @@ class RuleFilter:
 
 def select_hosts(rule: LoadedRule, hosts: Sequence[HostFacts],
                  policy_hosts: dict[int, tuple[object, list[HostFacts]]] | None = None,
-                 ) -> list[HostFacts]:
+                 memo: ConditionMemo | None = None) -> list[HostFacts]:
     """The hosts ``rule`` evaluates. ``policy_hosts`` caches the policy-level selection,
-    which every rule of a policy shares (keyed by the selector's identity, kept alive)."""
+    which every rule of a policy shares (keyed by the selector's identity, kept alive);
+    ``memo`` is the run's, for ``where`` conditions. Both belong to the caller's run."""
     from mlflow_policy.policy.selectors import selects
 
     pool: Sequence[HostFacts] = hosts
@@ -57,7 +59,7 @@ def select_hosts(rule: LoadedRule, hosts: Sequence[HostFacts],
     if pm is not None:
         cached = policy_hosts.get(id(pm)) if policy_hosts is not None else None
         if cached is None or cached[0] is not pm:
-            cached = (pm, [h for h in hosts if selects(pm, h)])
+            cached = (pm, [h for h in hosts if selects(pm, h, memo)])
             if policy_hosts is not None:
                 policy_hosts[id(pm)] = cached
         pool = cached[1]
@@ -66,7 +68,7 @@ def select_hosts(rule: LoadedRule, hosts: Sequence[HostFacts],
         return list(pool)
     return [
         h for h in pool
-        if selects(match, h) and not (exclude is not None and selects(exclude, h))
+        if selects(match, h, memo) and not (exclude is not None and selects(exclude, h, memo))
     ]
 
 
@@ -131,7 +133,7 @@ def evaluate(
             if not keep(rule.full_id):
                 continue
             rules.append(rule)
-            selected = select_hosts(rule, hosts, policy_hosts)
+            selected = select_hosts(rule, hosts, policy_hosts, ctx.memo)
             if not selected:
                 unmatched.append(rule.full_id)
                 continue

@@ -53,12 +53,37 @@ class _Verdict(NamedTuple):
     message: str  # for fail: the whole sentence; for skip: the reason; for pass: ""
 
 
+class ConditionMemo:
+    """What checking conditions across a fleet computes once and reuses, for one run: the
+    engine's :class:`~mlflow_policy.rules.base.RuleContext` holds one, so nothing
+    outlives the run and two runs in one program (threads included) share nothing.
+    Without a memo (``check(..., memo=None)``) everything is computed afresh.
+
+    Keys use the ``id()`` of conditions and of what templates read; every entry holds
+    those objects, so no id can be reused while the memo lives. The tables are bounded
+    (cleared when full): a run over a huge fleet must not grow them without end.
+    """
+
+    __slots__ = ("reads", "renders", "texts", "verdicts")
+
+    def __init__(self) -> None:
+        # see _verdict_key: (id(cond), fact, value...) -> (cond, read, verdict)
+        self.verdicts: dict[tuple[Any, ...], tuple[Condition, tuple[Any, ...], _Verdict]] = {}
+        # id(cond) -> (cond, the names its templates read: empty for none, None for anything)
+        self.reads: dict[int, tuple[Condition, frozenset[str] | None]] = {}
+        # see _render_for: (id(template), ids of what it read) -> (template, read, outcome)
+        self.renders: dict[tuple[int, tuple[int, ...]], tuple[Any, tuple[Any, ...], Any]] = {}
+        # id(cond) -> (cond, describe(cond), {op: short text})
+        self.texts: dict[int, tuple[Condition, str, dict[str, str]]] = {}
+
+
 class _Subject(NamedTuple):
     path: str
     present: bool
     value: Any
     facts: HostFacts
     extra: Mapping[str, Any] | None
+    memo: ConditionMemo | None
 
     @property
     def shown(self) -> str:
@@ -85,35 +110,39 @@ class _PassText:
 
 
 def check(cond: Condition, facts: HostFacts, path: str, *,
-          extra: Mapping[str, Any] | None = None) -> CheckResult:
-    """Whether ``cond`` holds for the fact ``path`` of the host ``facts``."""
+          extra: Mapping[str, Any] | None = None,
+          memo: ConditionMemo | None = None) -> CheckResult:
+    """Whether ``cond`` holds for the fact ``path`` of the host ``facts``. ``memo``: the
+    run's, to reuse what other hosts computed (see :class:`ConditionMemo`)."""
     found = lookup(facts, path)
     if found.unavailable is not None:
         reason = found.unavailable
         return CheckResult(
-            ok=False, expected=describe(cond), actual=None,
+            ok=False, expected=_texts(cond, memo)[1], actual=None,
             text=f"{path} is unavailable ({reason}); not checked", skipped=reason,
         )
-    return check_value(cond, found.present, found.value, path, facts, extra=extra)
+    return check_value(cond, found.present, found.value, path, facts, extra=extra, memo=memo)
 
 
 def check_value(cond: Condition, present: bool, value: Any, path: str, facts: HostFacts, *,
-                extra: Mapping[str, Any] | None = None) -> CheckResult:
+                extra: Mapping[str, Any] | None = None,
+                memo: ConditionMemo | None = None) -> CheckResult:
     """Like :func:`check`, for a value the caller already looked up (or computed)."""
-    subject = _Subject(path, present, value, facts, extra)
-    memo = _verdict_key(cond, subject)
-    if memo is None:
+    subject = _Subject(path, present, value, facts, extra, memo)
+    keyed = _verdict_key(cond, subject, memo) if memo is not None else None
+    if memo is None or keyed is None:
         verdict = _condition(cond, subject)
     else:
-        key, read = memo
-        hit = _VERDICTS.get(key)
+        key, read = keyed
+        verdicts = memo.verdicts
+        hit = verdicts.get(key)
         if hit is not None and hit[0] is cond and _same(hit[1], read):
             verdict = hit[2]
         else:
             verdict = _condition(cond, subject)
-            if len(_VERDICTS) > 262_144:
-                _VERDICTS.clear()
-            _VERDICTS[key] = (cond, read, verdict)
+            if len(verdicts) > 262_144:
+                verdicts.clear()
+            verdicts[key] = (cond, read, verdict)
     actual = value if present else None
     if verdict.state == "pass":
         # showing the value (masked) costs more than checking it: only when read
@@ -133,24 +162,22 @@ def check_value(cond: Condition, present: bool, value: Any, path: str, facts: Ho
 # condition that read only what the caller passed in ``extra`` (the peer's facts: part
 # of the key by identity), never the host's own facts; and the one thing of the host a
 # verdict shows, whether the path is vaulted there. The condition and what its templates
-# read are held with the verdict, so ids are not reused while cached.
-_VERDICTS: dict[tuple[Any, ...], tuple[Condition, tuple[Any, ...], _Verdict]] = {}
+# read are held with the verdict (ConditionMemo.verdicts), so ids are not reused while
+# cached.
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-# id(cond) -> (cond, the names its templates read: empty for none, None for "anything")
-_READS: dict[int, tuple[Condition, frozenset[str] | None]] = {}
 
 
-def _verdict_key(cond: Condition, subject: _Subject
+def _verdict_key(cond: Condition, subject: _Subject, memo: ConditionMemo
                  ) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
-    path, present, value, facts, extra = subject
+    path, present, value, facts, extra, _ = subject
     kind = type(value)
     if kind not in _SCALARS:
         return None
-    reads = _READS.get(id(cond))
+    reads = memo.reads.get(id(cond))
     if reads is None or reads[0] is not cond:
-        if len(_READS) > 65536:
-            _READS.clear()
-        reads = _READS[id(cond)] = (cond, _template_names(cond))
+        if len(memo.reads) > 65536:
+            memo.reads.clear()
+        reads = memo.reads[id(cond)] = (cond, _template_names(cond))
     names = reads[1]
     if names is None:
         return None
@@ -189,61 +216,59 @@ def _template_names(cond: Condition) -> frozenset[str] | None:
     return frozenset(names)
 
 
-# Renders of templates that read only what the caller passed in ``extra`` (the peer's
-# facts), keyed by the identity of what they read: thousands of clients share one server.
-_RENDERS: dict[tuple[int, tuple[int, ...]], tuple[Any, tuple[Any, ...], Any]] = {}
-
-
 def _render_for(raw: Any, subject: _Subject) -> Any:
-    extra = subject.extra
-    names = referenced_names(raw) if extra else None
-    if not names or extra is None or not names <= extra.keys():
+    """Renders of templates that read only what the caller passed in ``extra`` (the peer's
+    facts) are memoised, keyed by the identity of what they read: thousands of clients
+    share one server."""
+    extra, memo = subject.extra, subject.memo
+    names = referenced_names(raw) if extra and memo is not None else None
+    if not names or extra is None or memo is None or not names <= extra.keys():
         return render(raw, subject.context())
+    renders = memo.renders
     read = tuple(extra[n] for n in sorted(names))
     key = (id(raw), tuple(map(id, read)))
-    hit = _RENDERS.get(key)
+    hit = renders.get(key)
     if hit is None or hit[0] is not raw or any(a is not b for a, b in zip(hit[1], read,
                                                                            strict=True)):
         try:
             outcome: Any = render(raw, subject.context())
         except TemplateProblem as problem:
             outcome = problem
-        if len(_RENDERS) > 65536:
-            _RENDERS.clear()
-        hit = _RENDERS[key] = (raw, read, outcome)
+        if len(renders) > 65536:
+            renders.clear()
+        hit = renders[key] = (raw, read, outcome)
     if isinstance(hit[2], TemplateProblem):
         # the same problem for every host; a fresh traceback each time, not a growing one
         raise hit[2].with_traceback(None)
     return hit[2]
 
 
-# Texts that depend on the condition alone, made once per condition instead of once per
-# host: id(cond) -> (cond, describe(cond), {op: short text}). The condition is held so
-# that its id cannot be reused.
-_TEXTS: dict[int, tuple[Condition, str, dict[str, str]]] = {}
-
-
-def _texts(cond: Condition) -> tuple[Condition, str, dict[str, str]]:
-    hit = _TEXTS.get(id(cond))
+def _texts(cond: Condition, memo: ConditionMemo | None
+           ) -> tuple[Condition, str, dict[str, str]]:
+    """(cond, describe(cond), {op: short text}): they depend on the condition alone, so a
+    run makes them once per condition (in its memo) instead of once per host."""
+    hit = memo.texts.get(id(cond)) if memo is not None else None
     if hit is None or hit[0] is not cond:
-        if len(_TEXTS) > 65536:
-            _TEXTS.clear()
-        shorts = {op: ops.short(op, _describe_arg(cond, op)) for op in cond.operators}
-        hit = _TEXTS[id(cond)] = (cond, ", ".join(shorts.values()), shorts)
+        shorts = {op: ops.short(op, _describe_arg(cond, op, memo)) for op in cond.operators}
+        hit = (cond, ", ".join(shorts.values()), shorts)
+        if memo is not None:
+            if len(memo.texts) > 65536:
+                memo.texts.clear()
+            memo.texts[id(cond)] = hit
     return hit
 
 
 def describe(cond: Condition) -> str:
     """The whole condition, short: ``required, matches '^https://'``."""
-    return _texts(cond)[1]
+    return _texts(cond, None)[1]
 
 
-def _describe_arg(cond: Condition, op: str) -> Any:
+def _describe_arg(cond: Condition, op: str, memo: ConditionMemo | None) -> Any:
     arg = cond.arg(op)
     if op in ("all_of", "any_of"):
-        return [describe(c) for c in arg]
+        return [_texts(c, memo)[1] for c in arg]
     if op == "not":
-        return describe(arg)
+        return _texts(arg, memo)[1]
     return arg
 
 
@@ -259,7 +284,7 @@ def _combine_and(verdicts: list[_Verdict], expected: str) -> _Verdict:
 
 def _condition(cond: Condition, subject: _Subject) -> _Verdict:
     verdicts: list[_Verdict] = []
-    for op, expected in _texts(cond)[2].items():
+    for op, expected in _texts(cond, subject.memo)[2].items():
         v = _operator(cond, op, expected, subject)
         if v.state == "fail":
             return v  # operators are checked in a fixed order: the first failure is named

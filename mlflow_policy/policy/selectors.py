@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlflow_policy.core import HostFacts
 from mlflow_policy.policy.models import Selector
+
+if TYPE_CHECKING:
+    from mlflow_policy.policy.conditions import ConditionMemo
 
 
 def _names(value: Any) -> set[str]:
@@ -29,8 +32,9 @@ def _names(value: Any) -> set[str]:
     return set()
 
 
-def selects(sel: Selector | None, facts: HostFacts) -> bool:
-    """Whether ``sel`` picks the host (``None`` picks every host)."""
+def selects(sel: Selector | None, facts: HostFacts, memo: ConditionMemo | None = None) -> bool:
+    """Whether ``sel`` picks the host (``None`` picks every host). ``memo``: the run's,
+    for its ``where`` conditions (see ConditionMemo)."""
     if sel is None:
         return True
     if sel.hosts is not None and not any(fnmatchcase(facts.host, g) for g in sel.hosts):
@@ -45,6 +49,6 @@ def selects(sel: Selector | None, facts: HostFacts) -> bool:
         from mlflow_policy.policy.conditions import check
 
         for path, cond in sel.where.items():
-            if not check(cond, facts, path).ok:  # a skip (unavailable) is not ok either
+            if not check(cond, facts, path, memo=memo).ok:  # a skip (unavailable) is not ok
                 return False
     return True

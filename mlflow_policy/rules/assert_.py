@@ -19,7 +19,7 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> 
     out = RuleOutcome()
     for host in hosts:
         for path, cond in conditions.items():
-            res = check(cond, host, path)
+            res = check(cond, host, path, memo=ctx.memo)
             if res.skipped is not None:
                 # Unavailable in this mode: neither a violation nor a pass. The host's other
                 # facts are still checked; the (rule, host) pair counts as skipped once.

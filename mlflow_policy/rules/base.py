@@ -19,6 +19,7 @@ from mlflow_policy.findings import Finding, Related
 from mlflow_policy.secrets import mask_text
 
 if TYPE_CHECKING:
+    from mlflow_policy.policy.conditions import ConditionMemo
     from mlflow_policy.policy.loader import LoadedRule
 
 # How many other hosts / values a message names before "and N more": keeps every finding
@@ -26,9 +27,19 @@ if TYPE_CHECKING:
 MAX_NAMED = 10
 
 
+def _new_memo() -> ConditionMemo:
+    from mlflow_policy.policy.conditions import ConditionMemo
+
+    return ConditionMemo()
+
+
 @dataclass(frozen=True)
 class RuleContext:
+    """What the rules of one run share: every host, and the run's memo of condition
+    verdicts (made per run, so a long-lived program keeps nothing between runs)."""
+
     all_hosts: Sequence[HostFacts]
+    memo: ConditionMemo = field(default_factory=_new_memo)
 
 
 @dataclass

@@ -53,7 +53,7 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> 
     out = RuleOutcome()
     index: dict[str, list[HostFacts]] = {}
     for target in ctx.all_hosts:
-        if not selects(spec.target.match, target):
+        if not selects(spec.target.match, target, ctx.memo):
             continue
         got = lookup(target, spec.target.key)
         url = normalise_url(got.value) if got.present else None
@@ -83,7 +83,7 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> 
             on_peer = path.startswith(PEER_PREFIX)
             subject = peer if on_peer else host
             fact = path[len(PEER_PREFIX):] if on_peer else path
-            res = check(cond, subject, fact, extra=extra)
+            res = check(cond, subject, fact, extra=extra, memo=ctx.memo)
             if res.skipped is not None:
                 out.skip(host)
             elif not res.ok:

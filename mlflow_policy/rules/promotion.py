@@ -33,7 +33,7 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> 
     out = RuleOutcome()
     leading: dict[tuple[Any, ...], tuple[HostFacts, Any]] = {}
     for lead in ctx.all_hosts:
-        if not selects(spec.from_, lead):
+        if not selects(spec.from_, lead, ctx.memo):
             continue
         got = lookup(lead, spec.fact)
         if got.present:
