@@ -122,3 +122,13 @@ def test_a_lookup_keeps_no_unavailable_mapping_alive() -> None:
     del reasons, host
     gc.collect()
     assert gone() is None
+
+
+def test_caches_keyed_by_inventory_values_are_bounded() -> None:
+    """A cache keyed by what inventories contain must not grow for ever in a long-lived
+    program; content-keyed and bounded, it may be shared between runs."""
+    from mlflow_policy.facts import envcheck
+
+    for cached in (envcheck._exact_version, envcheck._read, envcheck._candidates,
+                   envcheck.suggest):
+        assert cached.cache_info().maxsize is not None, cached

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from functools import cache
+from functools import lru_cache
 
 from mlflow_policy.core import Diagnostic, HostFacts
 from mlflow_policy.facts.lookup import provenance_for
@@ -22,7 +22,9 @@ UNKNOWN_MLFLOW_ENV = "mlflow-policy/unknown-mlflow-env"
 PREFIX = "MLFLOW_"
 
 
-@cache
+# Keyed by inventory values (names, versions): bounded, so that a long-lived program
+# checking many fleets does not keep every value it ever saw.
+@lru_cache(maxsize=4096)
 def _exact_version(value: str) -> str | None:
     """``value`` when it names one exact release (``3.17.2``), else None."""
     from packaging.version import InvalidVersion, Version
@@ -34,7 +36,7 @@ def _exact_version(value: str) -> str | None:
     return value.strip()
 
 
-@cache
+@lru_cache(maxsize=16384)
 def _read(name: str, version: str | None) -> bool:
     from mlflow_policy import catalogue
 
@@ -44,7 +46,7 @@ def _read(name: str, version: str | None) -> bool:
     return True if version is None else var.read_by(version)
 
 
-@cache
+@lru_cache(maxsize=64)
 def _candidates(version: str | None) -> tuple[str, ...]:
     """Public names the release reads (every catalogued release when unknown)."""
     from mlflow_policy import catalogue
@@ -54,7 +56,7 @@ def _candidates(version: str | None) -> tuple[str, ...]:
         if not n.startswith("_") and _read(n, version)))
 
 
-@cache
+@lru_cache(maxsize=4096)
 def suggest(name: str, version: str | None) -> str | None:
     """The readable name most likely meant, other than ``name`` itself."""
     candidates = [c for c in _candidates(version) if c != name]
