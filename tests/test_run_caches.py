@@ -132,3 +132,20 @@ def test_caches_keyed_by_inventory_values_are_bounded() -> None:
     for cached in (envcheck._exact_version, envcheck._read, envcheck._candidates,
                    envcheck.suggest):
         assert cached.cache_info().maxsize is not None, cached
+
+
+def test_no_module_level_cache_is_keyed_by_id() -> None:
+    """A module-level dict keyed by id() (``dict[int, ...]``, ``dict[tuple[int, ...``)
+    outlives the objects whose ids it holds: such caches belong to a run object."""
+    import ast
+
+    from tests.support import REPO
+
+    found = []
+    for path in sorted((REPO / "mlflow_policy").rglob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.AnnAssign):
+                annotation = ast.unparse(node.annotation).replace(" ", "")
+                if annotation.startswith(("dict[int,", "dict[tuple[int,")):
+                    found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert found == []
