@@ -17,6 +17,7 @@ from mlflow_policy.gcpause import long_lived
 
 if TYPE_CHECKING:
     from mlflow_policy.facts.declared import Fleet
+    from mlflow_policy.sources import StaticInventories
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -43,8 +44,11 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
                         help="write the report to FILE (atomically) instead of stdout")
 
 
-def run_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
-    root = Path.cwd()
+def run_config(args: argparse.Namespace, root: Path | None = None) -> tuple[RunConfig, Path]:
+    """The run's config and root: the current directory, unless the caller names another
+    (the merge base's copy in pull-request mode). The CLI is the one place that reads the
+    current directory; everything below gets the root."""
+    root = Path.cwd() if root is None else root
     config = load_config(getattr(args, "config", None), root)
     playbook_dir = getattr(args, "playbook_dir", None)
     if playbook_dir is not None:
@@ -67,8 +71,9 @@ def inventory_paths(args: argparse.Namespace, config: RunConfig, root: Path) -> 
     return paths
 
 
-def fleet(args: argparse.Namespace, config: RunConfig, root: Path) -> Fleet:
-    from mlflow_policy.facts.declared import load_fleet
+def inventory_source(args: argparse.Namespace, config: RunConfig, root: Path
+                     ) -> StaticInventories:
+    from mlflow_policy.sources import StaticInventories
 
     secrets = None
     files = list(getattr(args, "vault_password_file", []) or [])
@@ -77,9 +82,12 @@ def fleet(args: argparse.Namespace, config: RunConfig, root: Path) -> Fleet:
         from mlflow_policy.inventory import VaultSecrets
 
         secrets = VaultSecrets.from_cli(files, ids)
+    return StaticInventories(inventory_paths(args, config, root), config, root, secrets)
+
+
+def fleet(args: argparse.Namespace, config: RunConfig, root: Path) -> Fleet:
     with long_lived():  # the fleet lives until the run ends
-        return load_fleet(inventory_paths(args, config, root), config, root=root,
-                          vault_secrets=secrets)
+        return inventory_source(args, config, root).load()
 
 
 def write_output(text: str, path: Path | None) -> None:
