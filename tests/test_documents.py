@@ -6,6 +6,7 @@ status) the diff over ``drift:`` entries must give.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -132,3 +133,33 @@ def test_origins_name_the_inventory_line_or_the_live_source() -> None:
         "inventories/prod/group_vars/all.yml", 2, 17)
     assert _observed().origin("env.MLFLOW_TRACKING_URI") == "live: /proc/4242/environ"
     assert _observed().origin("mlflow.version") is None
+
+
+def test_a_live_fleet_runs_the_same_pipeline_and_reports_drift(tmp_path: Path) -> None:
+    """What the live source will do: declared hosts from the resolver, observed documents
+    from the gatherer, then run_check (rules read observed facts, drift is reported)."""
+    from datetime import date
+
+    from mlflow_policy.config import RunConfig
+    from mlflow_policy.pipeline import run_check
+    from mlflow_policy.policy.loader import load_paths
+    from mlflow_policy.sources import StaticInventories, with_observed
+
+    (tmp_path / "inv").mkdir()
+    (tmp_path / "inv" / "hosts").write_text(
+        "t-1 mlflow_version=3.17.2 mlflow_server_url=https://m.example.com\nt-2\n")
+    (tmp_path / "p.yaml").write_text(
+        "apiVersion: mlflow-policy/v1\nkind: Policy\nmetadata: {name: p}\nspec:\n  rules:\n"
+        "    - {id: url, assert: {server.url: {required: true}}}\n"
+        "    - {id: running, assert: {server.running: {equals: true}}}\n")
+    declared = StaticInventories([tmp_path / "inv"], RunConfig(), tmp_path).load()
+    live = with_observed(declared, {("inv", "t-1"): FactDocument(
+        values={"mlflow": {"version": "3.18.0"}, "server": {"running": True}})})
+    result = run_check(live, load_paths((tmp_path / "p.yaml",), tmp_path).policies,
+                       today=date(2026, 1, 1)).result
+    got = sorted((f.rule, f.host, f.fact) for f in result.findings)
+    assert got == [("mlflow-policy/drift", "t-1", "mlflow.version"),
+                   ("p/url", "t-2", "server.url")]
+    assert result.outcome("p/running", "inv", "t-2").status == "skip"
+    assert result.outcome("p/url", "inv", "t-1").status == "pass"  # declared only, still seen
+    assert result.mode == "live"

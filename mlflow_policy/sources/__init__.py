@@ -14,7 +14,7 @@ Sources never print and never read the current directory: paths are resolved aga
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 from mlflow_policy.config import RunConfig
 
 if TYPE_CHECKING:
+    from mlflow_policy.core import FactDocument
     from mlflow_policy.facts.declared import Fleet
     from mlflow_policy.inventory import VaultSecrets
 
@@ -71,4 +72,18 @@ class SnapshotFile:
                       mode=snap.mode)
 
 
-__all__ = ["FactSource", "SnapshotFile", "StaticInventories"]
+def with_observed(declared: Fleet, observed: Mapping[tuple[str, str], FactDocument]) -> Fleet:
+    """The live fleet: each declared host with its observed document, keyed by (inventory,
+    host); a host the gatherer returned nothing for counts as unreadable (every observed
+    fact unavailable). What a live source returns, and ``run_check`` then also reports
+    drift over the config's ``drift:`` paths."""
+    from mlflow_policy.facts.declared import Fleet as _Fleet
+    from mlflow_policy.facts.document import for_mode
+
+    hosts = tuple(for_mode(h.host, h.inventory, h.declared, observed.get(h.key), "live")
+                  for h in declared.hosts)
+    return _Fleet(inventories=declared.inventories, hosts=hosts,
+                  diagnostics=declared.diagnostics, mode="live")
+
+
+__all__ = ["FactSource", "SnapshotFile", "StaticInventories", "with_observed"]
