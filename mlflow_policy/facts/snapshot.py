@@ -32,7 +32,7 @@ different answers on a snapshot than on the run that wrote it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from mlflow_policy.core import Diagnostic, FactDocument, HostFacts, Location, Va
 from mlflow_policy.errors import InputError
 from mlflow_policy.facts.declared import STATIC_UNAVAILABLE
 from mlflow_policy.facts.document import MODES, dig, for_mode
-from mlflow_policy.facts.views import ProvenanceView
+from mlflow_policy.facts.views import ProvenanceView, VaultedView
 from mlflow_policy.secrets import Masker, mask_text
 
 SCHEMA_VERSION = 1
@@ -74,19 +74,41 @@ class VaultRefs:
 
     def __init__(self, hosts: Iterable[HostFacts]) -> None:
         self._refs: dict[str, int] = {}
-        seen: set[int] = set()
+        self._seen: set[int] = set()
+        # vaulted hostvar set (shared by the hosts of a group set) -> its paths, split
+        plans: dict[int, tuple[Set[str], list[tuple[str, str]]]] = {}
         for h in hosts:
             for doc in _documents(h):
-                if not doc.vaulted:
+                vaulted = doc.vaulted
+                if not vaulted:
                     continue
-                for path in sorted(doc.vaulted):
-                    found, value = dig(doc.values, path)
-                    if not found or not isinstance(value, VaultedValue) or id(value) in seen:
-                        continue
-                    seen.add(id(value))
-                    text = value.ciphertext
-                    if not text.startswith(_UNREF) and text not in self._refs:
-                        self._refs[text] = len(self._refs) + 1
+                if isinstance(vaulted, VaultedView):
+                    # declared from the resolver: every vaulted fact path aliases a hostvar
+                    # path, so reading the hostvars is enough (and values shared between
+                    # hosts are met once)
+                    under = vaulted.hostvar_paths()
+                    plan = plans.get(id(under))
+                    if plan is None or plan[0] is not under:
+                        plan = plans[id(under)] = (under, [
+                            (p.partition(".")[0], p) for p in sorted(under)])
+                    hostvars = doc.values.get("vars")
+                    if isinstance(hostvars, Mapping):
+                        for top, path in plan[1]:
+                            value = hostvars.get(top)
+                            if value is not None and id(value) not in self._seen:
+                                self._add(dig(hostvars, path)[1], value)
+                    continue
+                for path in sorted(vaulted):
+                    self._add(dig(doc.values, path)[1], None)
+
+    def _add(self, value: Any, holder: Any) -> None:
+        if holder is not None and holder is value:
+            self._seen.add(id(holder))  # a vaulted top-level hostvar: met once
+        if not isinstance(value, VaultedValue):
+            return
+        text = value.ciphertext
+        if not text.startswith(_UNREF) and text not in self._refs:
+            self._refs[text] = len(self._refs) + 1
 
     def __call__(self, value: VaultedValue) -> int | None:
         return self._refs.get(value.ciphertext)
