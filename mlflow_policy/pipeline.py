@@ -20,7 +20,6 @@ from mlflow_policy.core import HostFacts
 from mlflow_policy.findings import DRIFT, Finding, Result
 
 if TYPE_CHECKING:
-    from mlflow_policy.facts.declared import Fleet
     from mlflow_policy.policy.loader import LoadedPolicy, LoadedWaiver
     from mlflow_policy.sources import FactSource
 
@@ -32,12 +31,6 @@ class Filters:
 
     rules: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Checked:
-    result: Result
-    fleet: Fleet  # what the source gave (PR mode compares two fleets' facts)
 
 
 def drift_findings(hosts: Sequence[HostFacts], entries: Sequence[str]) -> list[Finding]:
@@ -73,10 +66,12 @@ def run_check(
     drift: Sequence[str] = DEFAULT_DRIFT,
     builtins: Sequence[Finding] = (),
     builtin_ids: Sequence[str] = (),
-) -> Checked:
-    """Load the fleet from ``source`` and evaluate it. ``drift``: the config's ``drift:``
-    entries (live mode only). ``builtins`` / ``builtin_ids``: the caller's own built-in
-    findings (pull-request mode's schema migrations) and the ids they may carry."""
+) -> Result:
+    """Load the fleet from ``source`` and evaluate it (the Result keeps every host, so a
+    caller can compare two runs' facts, as pull-request mode does). ``drift``: the
+    config's ``drift:`` entries (live mode only). ``builtins`` / ``builtin_ids``: the
+    caller's own built-in findings (pull-request mode's schema migrations) and the ids
+    they may carry."""
     from mlflow_policy.engine import evaluate
 
     fleet = source.load()
@@ -85,8 +80,7 @@ def run_check(
     if fleet.mode == "live":
         extra.extend(drift_findings(fleet.hosts, drift))
         ids.append(DRIFT)
-    result = evaluate(
+    return evaluate(
         policies, fleet.hosts, fleet.diagnostics, waivers, today=today,
         rule_filter=filters.rules, skip_filter=filters.skip,
         inventories=fleet.inventories, mode=fleet.mode, builtins=extra, builtin_ids=ids)
-    return Checked(result=result, fleet=fleet)

@@ -156,9 +156,8 @@ class Runner:
         from mlflow_policy.pipeline import run_check
 
         policies, waivers = self._load(test.policies)
-        checked = run_check(self._source(test), policies, waivers, today=self.today,
-                            drift=self.config.drift)
-        result = checked.result
+        result = run_check(self._source(test), policies, waivers, today=self.today,
+                           drift=self.config.drift)
         missing = []
         for want in test.expect:
             got = [f for f in result.findings if _matches(want, f)]

@@ -156,7 +156,7 @@ def test_a_live_fleet_runs_the_same_pipeline_and_reports_drift(tmp_path: Path) -
     live = with_observed(declared, {("inv", "t-1"): FactDocument(
         values={"mlflow": {"version": "3.18.0"}, "server": {"running": True}})})
     result = run_check(live, load_paths((tmp_path / "p.yaml",), tmp_path).policies,
-                       today=date(2026, 1, 1)).result
+                       today=date(2026, 1, 1))
     got = sorted((f.rule, f.host, f.fact) for f in result.findings)
     assert got == [("mlflow-policy/drift", "t-1", "mlflow.version"),
                    ("p/url", "t-2", "server.url")]

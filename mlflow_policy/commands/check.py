@@ -21,7 +21,6 @@ from mlflow_policy.gcpause import long_lived
 
 if TYPE_CHECKING:
     from mlflow_policy.findings import Finding
-    from mlflow_policy.pipeline import Checked
     from mlflow_policy.policy.loader import LoadedWaiver, PolicySet
     from mlflow_policy.sources import FactSource
 
@@ -136,7 +135,7 @@ def source(args: argparse.Namespace, config: RunConfig, root: Path) -> FactSourc
 
 
 def evaluate_tree(args: argparse.Namespace, config: RunConfig, root: Path, *,
-                  tolerant: bool = False) -> Checked:
+                  tolerant: bool = False) -> Result:
     """Load and evaluate the inputs as seen from ``root``. ``tolerant`` (the merge base)
     drops input paths that did not exist yet instead of failing."""
     from mlflow_policy.facts.declared import Fleet
@@ -156,7 +155,7 @@ def evaluate_tree(args: argparse.Namespace, config: RunConfig, root: Path, *,
 
 def _run(args: argparse.Namespace, config: RunConfig, fleet: FactSource, loaded: PolicySet,
          active_waivers: tuple[LoadedWaiver, ...], *, builtins: tuple[Finding, ...] = (),
-         builtin_ids: tuple[str, ...] = ()) -> Checked:
+         builtin_ids: tuple[str, ...] = ()) -> Result:
     from mlflow_policy.pipeline import Filters, run_check
 
     # findings and the engine's caches live until the report is written
@@ -248,10 +247,10 @@ def diff_against_base(args: argparse.Namespace, config: RunConfig, root: Path) -
             for err in exc.errors:
                 err.message = f"at the merge base {base.commit[:12]}: {err.message}"
             raise InputErrors(exc.errors) from None
-    migrations = tuple(schema_migrations(base_run.fleet.hosts, head_fleet.hosts))
+    migrations = tuple(schema_migrations(base_run.hosts, head_fleet.hosts))
     head = _run(args, config, head_fleet, loaded, active_waivers, builtins=migrations,
-                builtin_ids=(SCHEMA_MIGRATION,)).result
-    diff = compare(base_run.result.findings, head.findings)
+                builtin_ids=(SCHEMA_MIGRATION,))
+    diff = compare(base_run.findings, head.findings)
     findings = tuple(sorted(diff.new))
     return replace(head, findings=findings, diff=DiffSummary(
         base=args.diff_base, merge_base=base.commit, new=len(findings), fixed=diff.fixed))
@@ -265,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
     if args.diff_base:
         result = diff_against_base(args, config, root)
     else:
-        result = evaluate_tree(args, config, root).result
+        result = evaluate_tree(args, config, root)
     fail_on = args.fail_on or config.fail_on
     stamp = datetime.now(UTC).isoformat(timespec="seconds") if args.timestamps else None
     for name, path in targets:
