@@ -53,13 +53,52 @@ class Unsafe(str):
 
 
 @dataclass(frozen=True, slots=True)
-class HostFacts:
-    """One host's fact document, as rules see it.
+class FactDocument:
+    """One host's facts as one side knows them: *declared* (what the inventory says) or
+    *observed* (what a live run read on the host).
 
-    ``facts`` is the nested document of facts.md (``host``, ``inventory``, ``groups``,
-    ``role``, ``vars``, ``mlflow``, ``env``, ``server``...). ``provenance`` maps a dotted
-    fact path to where its winning value was written. ``unavailable`` maps a dotted path
-    (or a prefix such as ``db``) that the current mode cannot know to the reason why.
+    ``values`` is the nested document of facts.md. ``provenance`` maps a dotted fact path to
+    the inventory location of its winning value (declared side); ``sources`` maps a path
+    (or an ancestor: the nearest entry applies) to where a live run read it, such as
+    ``live: /proc/<pid>/environ`` (observed side). ``vaulted`` are the paths whose value is
+    a vault secret, ``unavailable`` the paths (or prefixes, ``db``) this side cannot know,
+    with the reason. ``host_unavailable`` says the whole host could not be read
+    (unreachable, timed out) and why: then no observed value exists at all.
+    """
+
+    values: Mapping[str, Any]
+    provenance: Mapping[str, Location] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)
+    vaulted: AbstractSet[str] = frozenset()
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+    host_unavailable: str | None = None
+
+    def origin(self, path: str) -> Location | str | None:
+        """Where ``path``'s value came from: its inventory location, else the live source
+        of it or of its nearest ancestor."""
+        probe = path
+        while probe:
+            loc = self.provenance.get(probe)
+            if loc is not None:
+                return loc
+            src = self.sources.get(probe)
+            if src is not None:
+                return src
+            probe = probe.rpartition(".")[0]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class HostFacts:
+    """One host as rules see it: the fact document of the run's mode, and the documents it
+    was made from.
+
+    ``facts``, ``provenance``, ``unavailable`` and ``vaulted_paths`` are the document rules
+    read (flattened here because every lookup of every rule goes through them). In static
+    mode it is the declared document itself; in live mode the observed document, with the
+    declared-only and identity facts (``server.url``, ``mlflow.python``, ``vars``...) taken
+    from the declared one (see :func:`mlflow_policy.facts.document.for_mode`).
+    ``observed`` is set in live mode only; ``declared`` is always available.
     """
 
     host: str
@@ -68,10 +107,21 @@ class HostFacts:
     provenance: Mapping[str, Location] = field(default_factory=dict)
     unavailable: Mapping[str, str] = field(default_factory=dict)
     vaulted_paths: AbstractSet[str] = frozenset()
+    # None: the evaluated document above *is* the declared one (static mode), which saves
+    # one object per host on a large fleet.
+    declared_doc: FactDocument | None = field(default=None, repr=False, compare=False)
+    observed: FactDocument | None = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.inventory, self.host)
+
+    @property
+    def declared(self) -> FactDocument:
+        if self.declared_doc is not None:
+            return self.declared_doc
+        return FactDocument(values=self.facts, provenance=self.provenance,
+                            vaulted=self.vaulted_paths, unavailable=self.unavailable)
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,7 +117,12 @@ def evaluate(
     skip_filter: Sequence[str] = (),
     inventories: Sequence[str] | None = None,
     mode: str = "static",
+    builtins: Sequence[Finding] = (),
+    builtin_ids: Sequence[str] = (),
 ) -> Result:
+    """``builtins``: findings of the run's other built-in checks (schema migrations in
+    pull-request mode, drift in live mode), whose ids ``builtin_ids`` names even when there
+    is none: like the loaders' diagnostics, they are filtered and waived here, as rules."""
     keep = RuleFilter(tuple(rule_filter), tuple(skip_filter))
     hosts = tuple(sorted(hosts, key=lambda h: h.key))
     ctx = RuleContext(all_hosts=hosts)
@@ -125,7 +130,8 @@ def evaluate(
     rules: list[LoadedRule] = []
     unmatched: list[str] = []
     evaluated: list[tuple[str, str, str]] = []
-    skipped = 0
+    skips: dict[tuple[str, str, str], str] = {}
+    errors: dict[str, str] = {}
     policy_hosts: dict[int, tuple[object, list[HostFacts]]] = {}
     tasks: list[tuple[LoadedRule, list[HostFacts]]] = []
     for policy in sorted(policies, key=lambda p: p.name):
@@ -140,21 +146,27 @@ def evaluate(
             evaluated.extend((rule.full_id, h.inventory, h.host) for h in selected)
             tasks.append((rule, selected))
 
-    def run(task: tuple[LoadedRule, list[HostFacts]]) -> tuple[list[Finding], int]:
+    def run(task: tuple[LoadedRule, list[HostFacts]]
+            ) -> tuple[list[Finding], dict[tuple[str, str], str], bool]:
         rule, selected = task
         try:
             outcome = RULE_EVALUATORS[rule.rule.kind](rule, selected, ctx)
         except Exception as exc:  # a bug in a rule kind: report it, go on, exit 3
-            return [_internal_error(rule, exc)], 0
-        return outcome.findings, len(outcome.skipped)
+            return [_internal_error(rule, exc)], {}, True
+        return outcome.findings, outcome.skipped, False
 
     # Rules are independent: on a large fleet, about half of them run in a second process.
-    for found, skips in parallel.run_split(
+    for (rule, _), (found, skipped, raised) in zip(tasks, parallel.run_split(
             tasks, run, [float(len(sel)) * _cost(rule) for rule, sel in tasks],
-            min_weight=PARALLEL_MIN_WEIGHT):
+            min_weight=PARALLEL_MIN_WEIGHT), strict=True):
         findings.extend(found)
-        skipped += skips
+        if raised:
+            errors[rule.full_id] = found[0].message
+        rid = rule.full_id
+        for (inv, host), reason in skipped.items():
+            skips[(rid, inv, host)] = reason
     findings.extend(_from_diagnostic(d) for d in diagnostics if keep(d.rule))
+    findings.extend(f for f in builtins if keep(f.rule))
 
     by_key = {h.key: h for h in hosts}
 
@@ -162,13 +174,15 @@ def evaluate(
         found = by_key.get((f.inventory or "", f.host or ""))
         return found if found is not None else _pseudo_host(f)
 
-    scope = scope_checker([r.full_id for r in rules] + [b for b in ENGINE_BUILTINS if keep(b)])
+    scope = scope_checker([r.full_id for r in rules] + [
+        b for b in (*ENGINE_BUILTINS, *builtin_ids) if keep(b)])
     findings = apply_waivers(findings, waivers, today=today, host_of=host_of,
                              in_scope=scope, keep=keep)
     return Result(
-        findings=tuple(sorted(findings)), hosts=hosts, rules=tuple(rules), skipped=skipped,
+        findings=tuple(sorted(findings)), hosts=hosts, rules=tuple(rules),
         unmatched_rules=tuple(sorted(unmatched)),
         inventories=tuple(sorted(inventories if inventories is not None
                                  else {h.inventory for h in hosts})),
         mode=mode, evaluated=tuple(evaluated), waivers=tuple(waivers),
+        skips=skips, errors=errors,
     )

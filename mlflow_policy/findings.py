@@ -29,6 +29,7 @@ INTERNAL_ERROR = "mlflow-policy/internal-error"
 WAIVER_EXPIRED = "mlflow-policy/waiver-expired"
 WAIVER_UNUSED = "mlflow-policy/waiver-unused"
 SCHEMA_MIGRATION = "mlflow-policy/schema-migration"
+DRIFT = "mlflow-policy/drift"
 
 # The engine's own finding ids (policy-language.md section 10) and what each means; explain
 # prints these, and they filter and waive like any rule (internal-error excepted).
@@ -51,12 +52,16 @@ BUILTIN_RULES: Mapping[str, str] = {
                       "changes to a release with another alembic head, so its database needs "
                       "migrating (warning, with the number of revisions), or cannot be served "
                       "at all when the new head is older (error: MLflow has no downgrades).",
+    DRIFT: "live mode: a fact's observed value differs from the value the inventory declares "
+           "(the config's drift: paths). A vaulted value that cannot be compared is unknown, "
+           "never drift.",
 }
 
-# Built-ins the engine itself produces, which waivers and --rule/--skip-rule scope over.
-# internal-error is never filtered or waived; schema-migration comes from the PR diff,
-# after evaluation.
-ENGINE_BUILTINS = tuple(r for r in BUILTIN_RULES if r not in (INTERNAL_ERROR, SCHEMA_MIGRATION))
+# Built-ins every run may produce, which waivers and --rule/--skip-rule scope over.
+# internal-error is never filtered or waived; schema-migration (pull-request mode) and
+# drift (live mode) are in scope only in runs that can produce them.
+ENGINE_BUILTINS = tuple(r for r in BUILTIN_RULES
+                        if r not in (INTERNAL_ERROR, SCHEMA_MIGRATION, DRIFT))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,9 @@ class Finding:
     related: tuple[Related, ...] = field(default=(), repr=False)
     # The traceback of an internal error, for the CLI to write to a file; never reported.
     detail: str | None = field(default=None, repr=False, compare=False)
+    # The waiver a waiver-expired / waiver-unused finding is about (waivers match on it,
+    # never on the message's text).
+    about_waiver: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def sort_key(self) -> tuple[str, str, str, str, str]:
@@ -140,6 +148,22 @@ class DiffSummary:
     fixed: int
 
 
+PASS, FAIL, SKIP, ERROR = "pass", "fail", "skip", "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one rule decided for one host it selected: ``pass``, ``fail`` (it has a
+    finding, waived or not), ``skip`` (a fact it needs is unavailable in this mode; see
+    ``reason``) or ``error`` (the rule raised)."""
+
+    rule: str
+    inventory: str
+    host: str
+    status: str
+    reason: str | None = None
+
+
 @dataclass(frozen=True)
 class Result:
     """Everything a reporter needs and nothing it must compute: reporters never evaluate."""
@@ -147,7 +171,6 @@ class Result:
     findings: tuple[Finding, ...]  # sorted
     hosts: tuple[HostFacts, ...]  # every host of the run, sorted by (inventory, host)
     rules: tuple[Any, ...]  # the LoadedRules that were evaluated (after --rule/--skip-rule)
-    skipped: int
     unmatched_rules: tuple[str, ...]
     inventories: tuple[str, ...] = ()
     mode: str = "static"
@@ -156,6 +179,39 @@ class Result:
     diff: DiffSummary | None = None
     # The run's waivers (LoadedWaiver), so reports can quote a waiver's justification.
     waivers: tuple[Any, ...] = ()
+    # (rule full id, inventory, host) -> why the rule skipped that host; the rules that
+    # raised -> the internal-error message. With ``evaluated`` and the findings they give
+    # every pair's Outcome (built on demand: a large fleet has millions of pass pairs).
+    skips: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def _failing(self) -> frozenset[tuple[str, str, str]]:
+        return frozenset((f.rule, f.inventory or "", f.host) for f in self.findings
+                         if f.host is not None)
+
+    def outcome(self, rule: str, inventory: str, host: str) -> Outcome:
+        error = self.errors.get(rule)
+        if error is not None:
+            return Outcome(rule, inventory, host, ERROR, error)
+        key = (rule, inventory, host)
+        if key in self._failing:
+            return Outcome(rule, inventory, host, FAIL)
+        reason = self.skips.get(key)
+        if reason is not None:
+            return Outcome(rule, inventory, host, SKIP, reason)
+        return Outcome(rule, inventory, host, PASS)
+
+    def outcomes(self) -> list[Outcome]:
+        """One Outcome per (rule, inventory, host) a rule evaluated, in evaluation order."""
+        return [self.outcome(*key) for key in self.evaluated]
+
+    @property
+    def skipped(self) -> int:
+        """Pairs whose outcome is ``skip``: a pair with a finding is a failure, even when
+        another of the rule's facts was unavailable there."""
+        failing = self._failing
+        return sum(1 for key in self.skips if key not in failing and key[0] not in self.errors)
 
     @cached_property
     def host_index(self) -> Mapping[tuple[str, str], HostFacts]:

@@ -69,12 +69,13 @@ def _write_blob(blob: Any, target: Path) -> None:
         target.chmod(0o755)
 
 
-def export_merge_base(ref: str, inputs: Iterable[Path], dest: Path, cwd: Path | None = None
+def export_merge_base(ref: str, inputs: Iterable[Path], dest: Path, cwd: Path
                       ) -> MergeBase:
     """Write the merge base of ``ref`` and HEAD's version of ``inputs`` (paths relative to
-    ``cwd`` or absolute, inside the repository) under ``dest``; returns where the cwd's
-    counterpart is. Inputs the merge base does not have are simply absent there."""
-    cwd = (cwd or Path.cwd()).resolve()
+    ``cwd``, the run's root, or absolute, inside the repository) under ``dest``; returns
+    where the root's counterpart is. Inputs the merge base does not have are simply absent
+    there."""
+    cwd = cwd.resolve()
     repo = _repo(cwd)
     commit = _merge_base_commit(repo, ref)
     top = Path(repo.working_tree_dir).resolve()

@@ -27,12 +27,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflow_policy.config import RunConfig
-from mlflow_policy.core import Diagnostic, HostFacts, Location, VaultedValue
+from mlflow_policy.core import Location
 from mlflow_policy.errors import InputError, InputErrors
 from mlflow_policy.findings import Finding
 
 if TYPE_CHECKING:
+    from mlflow_policy.facts.declared import Fleet
     from mlflow_policy.policy.loader import LoadedPolicy, LoadedTest, LoadedWaiver
+    from mlflow_policy.sources import FactSource
 
 # Files Ansible never reads as inventory sources (INVENTORY_IGNORE_EXTS), so a directory that
 # holds only these besides subdirectories is a root of several inventories.
@@ -104,56 +106,12 @@ def inventory_paths(path: Path) -> tuple[Path, ...]:
     return (path,)
 
 
-def _unmask(value: Any) -> Any:
-    """A facts report prints vaulted values as ``{"__vault__": true}``: opaque again."""
-    if isinstance(value, Mapping):
-        if set(value) == {"__vault__"} and value["__vault__"] is True:
-            return VaultedValue("snapshot")
-        return {str(k): _unmask(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unmask(v) for v in value]
-    return value
+def load_snapshot(path: Path, root: Path) -> Fleet | None:
+    """The fleet of a facts document, or None when ``path`` is not one (an inventory)."""
+    from mlflow_policy.facts.snapshot import is_snapshot
+    from mlflow_policy.sources import SnapshotFile
 
-
-def _location(raw: Any) -> Location | None:
-    if isinstance(raw, Mapping) and {"path", "line", "column"} <= set(raw):
-        return Location(str(raw["path"]), int(raw["line"]), int(raw["column"]))
-    return None
-
-
-def load_snapshot(path: Path, display: str) -> tuple[tuple[HostFacts, ...], str] | None:
-    """Hosts of a ``facts --format json`` report, and its mode; None when ``path`` is not
-    one (then it is an inventory file)."""
-    from mlflow_policy import yamlio
-    from mlflow_policy.facts.declared import STATIC_UNAVAILABLE
-
-    if path.suffix != ".json" or not path.is_file():
-        return None
-    data = yamlio.load_file(path)
-    if not isinstance(data, Mapping) or "schema_version" not in data or not isinstance(
-            data.get("hosts"), list):
-        return None
-    mode = str(data.get("mode", "static"))
-    hosts: list[HostFacts] = []
-    for i, raw in enumerate(data["hosts"]):
-        if not isinstance(raw, Mapping) or not isinstance(raw.get("facts"), Mapping):
-            raise InputError(f"hosts[{i}]: a host needs a 'facts' mapping", display)
-        facts = dict(_unmask(raw["facts"]))
-        if mode == "live":
-            facts.update(_unmask(raw.get("observed") or {}))
-        name = str(raw.get("host", facts.get("host", "")))
-        inventory = str(raw.get("inventory", facts.get("inventory", path.stem)))
-        facts.setdefault("host", name)
-        facts.setdefault("inventory", inventory)
-        provenance = {str(k): loc for k, v in (raw.get("provenance") or {}).items()
-                      if (loc := _location(v)) is not None}
-        unavailable = {str(k): str(v) for k, v in (raw.get("unavailable") or {}).items()}
-        hosts.append(HostFacts(
-            host=name, inventory=inventory, facts=facts, provenance=provenance,
-            unavailable=unavailable if mode == "live" else {**STATIC_UNAVAILABLE, **unavailable},
-        ))
-    hosts.sort(key=lambda h: h.key)
-    return tuple(hosts), mode
+    return SnapshotFile(path, root).load() if is_snapshot(path) else None
 
 
 def _matches(want: Mapping[str, Any], f: Finding) -> bool:
@@ -185,27 +143,21 @@ class Runner:
                 self.rules.setdefault(rule.full_id, rule.location)
         return self._policies[paths]
 
-    def _fleet(self, test: LoadedTest) -> tuple[tuple[HostFacts, ...], tuple[Diagnostic, ...],
-                                                tuple[str, ...], str]:
-        from mlflow_policy.facts.declared import load_fleet
-        from mlflow_policy.facts.envcheck import env_diagnostics
-        from mlflow_policy.policy.loader import display_path
+    def _source(self, test: LoadedTest) -> FactSource:
+        from mlflow_policy.sources import StaticInventories
 
-        snapshot = load_snapshot(test.inventory, display_path(test.inventory, self.root))
+        snapshot = load_snapshot(test.inventory, self.root)
         if snapshot is not None:
-            hosts, mode = snapshot
-            diagnostics = tuple(env_diagnostics(hosts))
-            return hosts, diagnostics, tuple(sorted({h.inventory for h in hosts})), mode
-        fleet = load_fleet(inventory_paths(test.inventory), self.config, root=self.root)
-        return fleet.hosts, fleet.diagnostics, fleet.inventories, "static"
+            return snapshot
+        return StaticInventories(inventory_paths(test.inventory), self.config, self.root)
 
     def run(self, test: LoadedTest) -> TestOutcome:
-        from mlflow_policy.engine import evaluate
+        from mlflow_policy.findings import PASS
+        from mlflow_policy.pipeline import run_check
 
         policies, waivers = self._load(test.policies)
-        hosts, diagnostics, inventories, mode = self._fleet(test)
-        result = evaluate(policies, hosts, diagnostics, waivers, today=self.today,
-                          inventories=inventories, mode=mode)
+        result = run_check(self._source(test), policies, waivers, today=self.today,
+                           drift=self.config.drift)
         missing = []
         for want in test.expect:
             got = [f for f in result.findings if _matches(want, f)]
@@ -216,35 +168,12 @@ class Runner:
         if test.exhaustive:
             unexpected = tuple(f for f in result.findings if not f.waived and not any(
                 _matches(w, f) for w in test.expect))
-        self._observe_passing(policies, hosts, result.findings)
+        # the passing side: some host the rule evaluated passed (not failed, not skipped)
+        self._seen.passing.update(o.rule for o in result.outcomes() if o.status == PASS)
         return TestOutcome(
             name=test.name, path=test.path, location=test.location, missing=tuple(missing),
-            unexpected=unexpected, findings=len(result.findings), hosts=len(hosts),
+            unexpected=unexpected, findings=len(result.findings), hosts=len(result.hosts),
             skipped=result.skipped)
-
-    def _observe_passing(self, policies: Sequence[LoadedPolicy], hosts: Sequence[HostFacts],
-                         findings: Sequence[Finding]) -> None:
-        """The passing side needs per-host skips, which a Result only counts: evaluate each
-        rule kind again on its selected hosts (tests are small; ``check`` never does this)."""
-        from mlflow_policy.engine import select_hosts
-        from mlflow_policy.rules import RULE_EVALUATORS, RuleContext
-
-        flagged = {(f.rule, f.inventory, f.host) for f in findings}
-        ctx = RuleContext(all_hosts=tuple(sorted(hosts, key=lambda h: h.key)))
-        for policy in policies:
-            for rule in policy.rules:
-                if rule.full_id in self._seen.passing:
-                    continue
-                selected = select_hosts(rule, ctx.all_hosts)
-                if not selected:
-                    continue
-                try:
-                    outcome = RULE_EVALUATORS[rule.rule.kind](rule, selected, ctx)
-                except Exception:  # evaluate() already reported it as an internal error
-                    continue
-                if any((rule.full_id, h.inventory, h.host) not in flagged
-                       and h.key not in outcome.skipped for h in selected):
-                    self._seen.passing.add(rule.full_id)
 
     def coverage(self) -> tuple[RuleCoverage, ...]:
         return tuple(

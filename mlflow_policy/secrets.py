@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 from typing import Any
@@ -67,13 +67,23 @@ class Masker:
     between hosts, so their masked copies are cached by identity (the source is kept
     referenced with its copy, so an id is never reused while cached)."""
 
-    def __init__(self, *, vault_marker: bool = False) -> None:
+    def __init__(self, *, vault_marker: bool = False,
+                 vault_ref: Callable[[VaultedValue], int | None] | None = None) -> None:
         self.marker = vault_marker
+        # the facts snapshot's equality classes of vaulted values (facts/snapshot.py)
+        self.vault_ref = vault_ref
         self._cache: dict[tuple[int, str], tuple[Any, Any]] = {}
 
     def _vault(self, value: Any) -> Any:
         if self.marker:
-            return {"__vault__": True}
+            marker: dict[str, Any] = {"__vault__": True}
+            if isinstance(value, VaultedValue):
+                ref = self.vault_ref(value) if self.vault_ref is not None else None
+                if ref is not None:
+                    marker["ref"] = ref
+                if value.redacted is not None:  # never holds the secret: see VaultedValue
+                    marker["redacted"] = mask_text(value.redacted)
+            return marker
         redacted = value.redacted if isinstance(value, VaultedValue) else None
         return mask_text(redacted) if redacted is not None else MASK
 
@@ -136,8 +146,11 @@ class Masker:
 
     def facts(self, facts: HostFacts) -> Any:
         """The whole fact document of a host, masked."""
-        vaulted = frozenset(facts.vaulted_paths) if facts.vaulted_paths else frozenset()
-        return self._mapping(facts.facts, "", vaulted)
+        return self.document(facts.facts, facts.vaulted_paths)
+
+    def document(self, values: Mapping[str, Any], vaulted: AbstractSet[str]) -> Any:
+        """A whole fact document (declared or observed), masked."""
+        return self._mapping(values, "", frozenset(vaulted) if vaulted else frozenset())
 
 
 def mask(

@@ -44,7 +44,7 @@ class _Applier:
             if f.rule == INTERNAL_ERROR:
                 continue
             for w in self.waivers:
-                if not_self and f.message.startswith(f"waiver '{w.name}'"):
+                if not_self and f.about_waiver == w.name:
                     continue
                 if glob_match(f.rule, w.rules) and (
                     w.match is None or selects(w.match, self.host_of(f))
@@ -71,6 +71,7 @@ def apply_waivers(
     result = applier.apply(findings)
     expired = [
         Finding(rule=WAIVER_EXPIRED, severity="warning", location=w.location,
+                about_waiver=w.name,
                 message=(f"waiver '{w.name}' expired on {w.expires.isoformat()}; the findings "
                          f"it waived fail again (owner: {w.owner})"))
         for w in ordered if w.expires < today
@@ -80,6 +81,7 @@ def apply_waivers(
                   if w.name not in applier.used and any(in_scope(g) for g in w.rules)]
     unused = [
         Finding(rule=WAIVER_UNUSED, severity="warning", location=w.location,
+                about_waiver=w.name,
                 message=f"waiver '{w.name}' matches no finding; remove it (owner: {w.owner})")
         for w in candidates
     ]
@@ -87,7 +89,7 @@ def apply_waivers(
     # A waiver whose only job is to silence other waivers' unused warnings is used now.
     late = {w.name for w in candidates if w.name in applier.used}
     result += [f for f in waived_unused
-               if not any(f.message.startswith(f"waiver '{n}'") for n in late)]
+               if f.about_waiver not in late]
     return result
 
 

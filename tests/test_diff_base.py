@@ -212,3 +212,58 @@ def test_unknown_ref_and_not_a_repository(
     monkeypatch.chdir(elsewhere)
     assert main(["check", "--diff-base", "main"]) == 2
     assert "needs a git repository" in capsys.readouterr().err
+
+
+WAIVE_MIGRATION = """\
+apiVersion: mlflow-policy/v1
+kind: Waiver
+metadata: {name: planned-upgrade}
+spec:
+  rules: [mlflow-policy/schema-migration]
+  justification: the migration is scheduled with a backup
+  owner: ml-platform@example.com
+  expires: 2999-01-01
+"""
+
+
+@pytest.mark.parametrize(("extra", "waiver", "expected"), [
+    # the built-in goes through the engine: --skip-rule and --rule filter it like a rule
+    ((), False, [("mlflow-policy/schema-migration", False, None)]),
+    (("--skip-rule", "mlflow-policy/schema-migration"), False, []),
+    (("--rule", "pr/*"), False, []),
+    # and a waiver waives it (it used to be added after waivers were applied)
+    ((), True, [("mlflow-policy/schema-migration", True, "planned-upgrade")]),
+], ids=["reported", "skip-rule", "rule-glob", "waived"])
+def test_schema_migration_is_filtered_and_waived_like_a_rule(
+    repo: git.Repo, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], waiver: bool,
+    expected: list[tuple[str, bool, str | None]],
+) -> None:
+    root = Path(repo.working_tree_dir or ".")
+    _write(root, {"inventories/prod/group_vars/mlflow_servers.yml":
+                  SERVERS.format(version="2.20.1")})
+    if waiver:
+        _write(root, {"policies/waivers.yaml": WAIVE_MIGRATION})
+    _commit(repo, "feature: downgrade the server")
+    _, doc = _run(capsys, *extra)
+    findings = doc["findings"]
+    assert isinstance(findings, list)
+    got = [(f["rule"], f["waived"], f["waiver"]) for f in findings
+           if f["rule"].startswith("mlflow-policy/")]
+    assert got == expected
+
+
+def test_the_merge_base_is_evaluated_without_changing_directory(
+    repo: git.Repo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    root = Path(repo.working_tree_dir or ".")
+    _write(root, {"inventories/prod/host_vars/client-1.yml": "mlflow_version: latest\n"})
+    calls: list[object] = []
+    monkeypatch.setattr(os, "chdir", lambda *a: calls.append(a))
+    code, doc = _run(capsys)
+    assert calls == []
+    assert code == 1
+    findings = doc["findings"]
+    assert isinstance(findings, list)
+    assert [(f["rule"], f["host"]) for f in findings] == [("pr/pinned", "client-1")]

@@ -101,7 +101,7 @@ def test_fingerprint_ignores_locations_and_values() -> None:
 
 
 def _result(*findings: Finding) -> Result:
-    return Result(findings=tuple(sorted(findings)), hosts=(), rules=(), skipped=0,
+    return Result(findings=tuple(sorted(findings)), hosts=(), rules=(),
                   unmatched_rules=())
 
 
@@ -188,7 +188,7 @@ def test_view_masks_secrets_in_value_message_and_related_values() -> None:
                 message="env.MLFLOW_TRACKING_PASSWORD is 'hunter2', but the most common value "
                         "is 's3cr3t-other'",
                 related=(Related("inv", "d", "s3cr3t-other"),))
-    res = Result(findings=(f,), hosts=(h, other), rules=(), skipped=0, unmatched_rules=())
+    res = Result(findings=(f,), hosts=(h, other), rules=(), unmatched_rules=())
     v = view(f, res)
     assert v.actual == "***"
     assert "hunter2" not in v.message
@@ -205,7 +205,7 @@ def test_view_masks_uri_passwords_and_decrypted_vault_values() -> None:
                  fact="server.backend_store_uri", actual=uri, message=f"uri is {uri!r}")
     f2 = Finding(rule="p/r", severity="error", host="s", inventory="inv", fact="vars.db_pw",
                  actual="plain-but-vaulted", message="vars.db_pw is 'plain-but-vaulted'")
-    res = Result(findings=(f1, f2), hosts=(h,), rules=(), skipped=0, unmatched_rules=())
+    res = Result(findings=(f1, f2), hosts=(h,), rules=(), unmatched_rules=())
     v1, v2 = view(f1, res), view(f2, res)
     assert "pw-123" not in str(v1.actual)
     assert "pw-123" not in v1.message

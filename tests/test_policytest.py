@@ -60,11 +60,14 @@ STAGES = {  # a root of two inventories (and a README Ansible would ignore)
 
 def _snapshot(mode: str) -> dict[str, Any]:
     def host(name: str, current: bool) -> dict[str, Any]:
-        return {"host": name, "inventory": "lab",
-                "facts": {"mlflow": {"version": "3.17.2"},
-                          "env": {"MLFLOW_TRACKING_URI": "https://m.example.com",
-                                  "MLFLOW_TRACKNG_URI": "typo"}},
-                "observed": {"db": {"schema_current": current}}, "unavailable": {}}
+        # live rules read what the host runs: the observed document (declared-only facts
+        # such as server.url come from the declared one)
+        running = {"mlflow": {"version": "3.17.2"},
+                   "env": {"MLFLOW_TRACKING_URI": "https://m.example.com",
+                           "MLFLOW_TRACKNG_URI": "typo"}}
+        return {"host": name, "inventory": "lab", "facts": running,
+                "observed": {**running, "db": {"schema_current": current}},
+                "unavailable": {}}
     return {"schema_version": 1, "mode": mode, "hosts": [host("a", True), host("b", False)]}
 
 

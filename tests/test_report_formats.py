@@ -321,7 +321,7 @@ def test_junit_waived_findings_are_skipped_and_internal_errors_are_errors(
 
 
 def _result(*findings: Finding) -> Result:
-    return Result(findings=tuple(sorted(findings)), hosts=(), rules=(), skipped=0,
+    return Result(findings=tuple(sorted(findings)), hosts=(), rules=(),
                   unmatched_rules=())
 
 

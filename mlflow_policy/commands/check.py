@@ -19,8 +19,9 @@ from mlflow_policy.errors import UsageError
 from mlflow_policy.findings import FAIL_ON_CHOICES, INTERNAL_ERROR, Result
 
 if TYPE_CHECKING:
-    from mlflow_policy.facts.declared import Fleet
+    from mlflow_policy.findings import Finding
     from mlflow_policy.policy.loader import LoadedWaiver, PolicySet
+    from mlflow_policy.sources import FactSource
 
 
 def add_policy_options(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     add_policy_options(parser)
     common.add_inventory_options(parser)
+    parser.add_argument("--facts", type=Path, metavar="FILE",
+                        help="evaluate a facts document (`facts --format json -o FILE`) "
+                             "instead of inventories: the same findings as the run that "
+                             "wrote it")
     parser.add_argument(
         "--format", action="append", metavar="FORMAT[=FILE]",
         help=f"report format: {', '.join(REPORTERS)} (default text); repeat with FORMAT=FILE "
@@ -115,34 +120,64 @@ def use_color(args: argparse.Namespace, stream: TextIO, to_file: bool) -> bool:
     return bool(isatty and isatty())
 
 
+def source(args: argparse.Namespace, config: RunConfig, root: Path) -> FactSource:
+    """Where the run's facts come from: a facts document (``--facts``), else the
+    inventories."""
+    from mlflow_policy.sources import SnapshotFile
+
+    facts_file = getattr(args, "facts", None)
+    if facts_file is not None:
+        if args.inventory:
+            raise UsageError("--facts evaluates a facts document on its own: drop -i")
+        if not facts_file.is_file():
+            raise UsageError(f"--facts: not a file: {facts_file}")
+        return SnapshotFile(facts_file, root)
+    return common.inventory_source(args, config, root)
+
+
 def evaluate_tree(args: argparse.Namespace, config: RunConfig, root: Path, *,
-                  tolerant: bool = False) -> tuple[Result, Fleet]:
+                  tolerant: bool = False) -> Result:
     """Load and evaluate the inputs as seen from ``root``. ``tolerant`` (the merge base)
     drops input paths that did not exist yet instead of failing."""
-    from mlflow_policy.engine import evaluate
-    from mlflow_policy.facts.declared import Fleet as _Fleet
+    from mlflow_policy.facts.declared import Fleet
 
     if tolerant:
         args = _existing_only(args, config, root)
     loaded = policy_set(args, config, root)
     active_waivers = waivers(args, config, root, loaded)
+    fleet: FactSource
     if tolerant and not args.inventory:
-        fleet: Fleet = _Fleet(inventories=(), hosts=(), diagnostics=())
+        fleet = Fleet(inventories=(), hosts=(), diagnostics=())
     else:
-        fleet = common.fleet(args, config, root)
-    result = evaluate(
-        loaded.policies, fleet.hosts, fleet.diagnostics, active_waivers,
-        today=datetime.now(UTC).date(), rule_filter=args.rule, skip_filter=args.skip_rule,
-        inventories=fleet.inventories,
-    )
-    return result, fleet
+        fleet = source(args, config, root).load()
+    return _run(args, config, fleet, loaded, active_waivers)
+
+
+def _run(args: argparse.Namespace, config: RunConfig, fleet: FactSource, loaded: PolicySet,
+         active_waivers: tuple[LoadedWaiver, ...], *, builtins: tuple[Finding, ...] = (),
+         builtin_ids: tuple[str, ...] = ()) -> Result:
+    from mlflow_policy.pipeline import Filters, run_check
+
+    return run_check(
+        fleet, loaded.policies, active_waivers,
+        Filters(tuple(args.rule), tuple(args.skip_rule)),
+        today=datetime.now(UTC).date(), drift=config.drift, builtins=builtins,
+        builtin_ids=builtin_ids)
+
+
+def _under(root: Path, p: Path) -> Path:
+    return p if p.is_absolute() else root / p
 
 
 def _existing_only(args: argparse.Namespace, config: RunConfig, root: Path) -> argparse.Namespace:
+    """The merge base's inputs that exist there, as paths under its ``root``."""
     ns = argparse.Namespace(**vars(args))
-    ns.policy = [p for p in (args.policy or config.policies) if p.exists()] or [root / ".none"]
-    ns.inventory = [p for p in common.inventory_paths_or_none(args, config, root) if p.exists()]
-    ns.waivers = [p for p in (args.waivers or config.waivers) if p.exists()]
+    ns.policy = [_under(root, p) for p in (args.policy or config.policies)
+                 if _under(root, p).exists()] or [root / ".none"]
+    ns.inventory = [_under(root, p) for p in common.inventory_paths_or_none(args, config, root)
+                    if _under(root, p).exists()]
+    ns.waivers = [_under(root, p) for p in (args.waivers or config.waivers)
+                  if _under(root, p).exists()]
     return ns
 
 
@@ -158,14 +193,15 @@ def _inputs(args: argparse.Namespace, config: RunConfig, root: Path) -> list[Pat
 
 
 def _rebase_args(args: argparse.Namespace, head: Path, base: Path) -> argparse.Namespace:
-    """Absolute paths into the working tree point into the merge base's copy instead."""
+    """Paths into the working tree (relative to ``head`` or absolute) point into the merge
+    base's copy instead; paths outside the working tree stay as they are."""
     def move(p: Path) -> Path:
-        if p.is_absolute():
-            try:
-                return base / p.resolve().relative_to(head.resolve())
-            except ValueError:
-                return p
-        return p
+        if not p.is_absolute():
+            return base / p
+        try:
+            return base / p.resolve().relative_to(head.resolve())
+        except ValueError:
+            return p
 
     ns = argparse.Namespace(**vars(args))
     for key in ("policy", "inventory", "waivers"):
@@ -179,37 +215,40 @@ def _rebase_args(args: argparse.Namespace, head: Path, base: Path) -> argparse.N
     return ns
 
 
-def diff_against_base(args: argparse.Namespace, config: RunConfig, root: Path, head: Result,
-                      head_fleet: Fleet) -> Result:
-    """Evaluate the merge base's inputs the same way; keep only what is new."""
+def diff_against_base(args: argparse.Namespace, config: RunConfig, root: Path) -> Result:
+    """Evaluate the merge base's inputs and the working tree's the same way; keep only what
+    is new. The working tree's run also gets the schema migrations the change implies, as
+    built-in findings (so filters and waivers apply to them)."""
     import tempfile
     from dataclasses import replace
 
     from mlflow_policy.errors import InputErrors
-    from mlflow_policy.findings import DiffSummary
+    from mlflow_policy.findings import SCHEMA_MIGRATION, DiffSummary
     from mlflow_policy.gitdiff import compare, export_merge_base, schema_migrations
 
+    if getattr(args, "facts", None) is not None:
+        raise UsageError("--diff-base compares two trees of inventories: it cannot read --facts")
+    loaded = policy_set(args, config, root)
+    active_waivers = waivers(args, config, root, loaded)
+    head_fleet = source(args, config, root).load()
     with tempfile.TemporaryDirectory(prefix="mlflow-policy-base-") as tmp:
         base = export_merge_base(args.diff_base, _inputs(args, config, root), Path(tmp), root)
         base.root.mkdir(parents=True, exist_ok=True)
-        here = Path.cwd()
-        os.chdir(base.root)
         try:
             base_args = _rebase_args(args, root, base.root)
             if base_args.config is not None and not base_args.config.exists():
                 base_args.config = None  # the config file is new on this branch
-            base_config, base_root = common.run_config(base_args)
-            base_result, base_fleet = evaluate_tree(base_args, base_config, base_root,
-                                                    tolerant=True)
+            base_config, base_root = common.run_config(base_args, root=base.root)
+            base_run = evaluate_tree(base_args, base_config, base_root, tolerant=True)
         except InputErrors as exc:
             for err in exc.errors:
                 err.message = f"at the merge base {base.commit[:12]}: {err.message}"
             raise InputErrors(exc.errors) from None
-        finally:
-            os.chdir(here)
-    diff = compare(base_result.findings, head.findings)
-    migrations = schema_migrations(base_fleet.hosts, head_fleet.hosts)
-    findings = tuple(sorted((*diff.new, *migrations)))
+    migrations = tuple(schema_migrations(base_run.hosts, head_fleet.hosts))
+    head = _run(args, config, head_fleet, loaded, active_waivers, builtins=migrations,
+                builtin_ids=(SCHEMA_MIGRATION,))
+    diff = compare(base_run.findings, head.findings)
+    findings = tuple(sorted(diff.new))
     return replace(head, findings=findings, diff=DiffSummary(
         base=args.diff_base, merge_base=base.commit, new=len(findings), fixed=diff.fixed))
 
@@ -219,9 +258,10 @@ def run(args: argparse.Namespace) -> int:
 
     targets = outputs(args)  # usage errors before any slow loading
     config, root = common.run_config(args)
-    result, fleet = evaluate_tree(args, config, root)
     if args.diff_base:
-        result = diff_against_base(args, config, root, result, fleet)
+        result = diff_against_base(args, config, root)
+    else:
+        result = evaluate_tree(args, config, root)
     fail_on = args.fail_on or config.fail_on
     stamp = datetime.now(UTC).isoformat(timespec="seconds") if args.timestamps else None
     for name, path in targets:

@@ -16,6 +16,7 @@ from mlflow_policy.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     from mlflow_policy.facts.declared import Fleet
+    from mlflow_policy.sources import StaticInventories
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -42,8 +43,11 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
                         help="write the report to FILE (atomically) instead of stdout")
 
 
-def run_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
-    root = Path.cwd()
+def run_config(args: argparse.Namespace, root: Path | None = None) -> tuple[RunConfig, Path]:
+    """The run's config and root: the current directory, unless the caller names another
+    (the merge base's copy in pull-request mode). The CLI is the one place that reads the
+    current directory; everything below gets the root."""
+    root = Path.cwd() if root is None else root
     config = load_config(getattr(args, "config", None), root)
     playbook_dir = getattr(args, "playbook_dir", None)
     if playbook_dir is not None:
@@ -66,8 +70,9 @@ def inventory_paths(args: argparse.Namespace, config: RunConfig, root: Path) -> 
     return paths
 
 
-def fleet(args: argparse.Namespace, config: RunConfig, root: Path) -> Fleet:
-    from mlflow_policy.facts.declared import load_fleet
+def inventory_source(args: argparse.Namespace, config: RunConfig, root: Path
+                     ) -> StaticInventories:
+    from mlflow_policy.sources import StaticInventories
 
     secrets = None
     files = list(getattr(args, "vault_password_file", []) or [])
@@ -76,8 +81,11 @@ def fleet(args: argparse.Namespace, config: RunConfig, root: Path) -> Fleet:
         from mlflow_policy.inventory import VaultSecrets
 
         secrets = VaultSecrets.from_cli(files, ids)
-    return load_fleet(inventory_paths(args, config, root), config, root=root,
-                      vault_secrets=secrets)
+    return StaticInventories(inventory_paths(args, config, root), config, root, secrets)
+
+
+def fleet(args: argparse.Namespace, config: RunConfig, root: Path) -> Fleet:
+    return inventory_source(args, config, root).load()
 
 
 def write_output(text: str, path: Path | None) -> None:

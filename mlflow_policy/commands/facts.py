@@ -5,15 +5,13 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from mlflow_policy import parallel
 from mlflow_policy.commands import common
-from mlflow_policy.core import HostFacts, Location
+from mlflow_policy.core import HostFacts
 from mlflow_policy.errors import UsageError
-from mlflow_policy.facts.views import ProvenanceView
-from mlflow_policy.secrets import Masker, mask
+from mlflow_policy.secrets import mask
 
 FORMATS = ("json", "text")
 # Printed first in the text view, in this order; everything else follows sorted.
@@ -41,59 +39,6 @@ def _select(hosts: tuple[HostFacts, ...], patterns: list[str]) -> list[HostFacts
     if unmatched:
         raise UsageError(f"no host matches {', '.join(unmatched)} in the inventories read")
     return [h for h in hosts if any(fnmatch.fnmatchcase(h.host, p) for p in patterns)]
-
-
-def _json_chunks(hosts: list[HostFacts]) -> Iterator[str]:
-    """The facts report, one host at a time (in two processes on a large fleet)."""
-    yield '{"schema_version":1,"mode":"static","hosts":['
-    first = True
-    for chunk in parallel.chunks(hosts, _host_entries):
-        # every entry starts with a comma, the first of the list must not
-        yield chunk[1:] if first and chunk else chunk
-        first = first and not chunk
-    yield "]}\n"
-
-
-def _host_entries(hosts: Sequence[HostFacts]) -> Iterator[str]:
-    """',{host entry}' per host. Masked documents are cached by the masker; provenance
-    entries are encoded once per (hostvar, location): one group_vars line locates the same
-    facts for thousands of hosts."""
-    masker = Masker(vault_marker=True)
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    located: dict[Location, str] = {}
-    # (hostvar path, location, id(fact mapping)) -> the (fact path, '"fact.path":{...}')
-    # entries it gives; inventories may map facts differently (the mapping is kept alive
-    # by the hosts' views, so its id is not reused)
-    entries: dict[tuple[str, Location, int], list[tuple[str, str]]] = {}
-
-    def where(loc: Location) -> str:
-        found = located.get(loc)
-        if found is None:
-            found = located[loc] = encode(loc.to_json())
-        return found
-
-    def listing(prov: Mapping[str, Location]) -> str:
-        parts: list[tuple[str, str]] = []
-        if isinstance(prov, ProvenanceView):
-            by_var, paths = prov.by_hostvar()
-            mapping = id(paths)
-            for var, loc in by_var.items():
-                key = (var, loc, mapping)
-                found = entries.get(key)
-                if found is None:
-                    text = where(loc)
-                    found = entries[key] = [(p, encode(p) + ":" + text)
-                                            for p in paths.fact_paths(var)]
-                parts.extend(found)
-        else:
-            parts = [(p, encode(p) + ":" + where(loc)) for p, loc in prov.items()]
-        parts.sort()  # by fact path (a host's fact paths are unique)
-        return "{" + ",".join(entry for _, entry in parts) + "}"
-
-    for h in hosts:
-        yield (',{"host":' + encode(h.host) + ',"inventory":'
-               + encode(h.inventory) + ',"facts":' + encode(masker.facts(h))
-               + ',"provenance":' + listing(h.provenance) + "}")
 
 
 def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -126,11 +71,18 @@ def render_text(hosts: list[HostFacts], with_vars: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mlflow_policy.facts import snapshot
+
     config, root = common.run_config(args)
     fleet = common.fleet(args, config, root)
     hosts = _select(fleet.hosts, args.hosts)
     if args.format == "json":
-        common.write_stream(_json_chunks(hosts), args.output)
+        chosen = {h.key for h in hosts}
+        diagnostics = [d for d in fleet.diagnostics if d.host is None
+                       or (d.inventory or "", d.host) in chosen]
+        common.write_stream(snapshot.write(hosts, mode=fleet.mode,
+                                           inventories=fleet.inventories,
+                                           diagnostics=diagnostics), args.output)
     else:
         common.write_output(render_text(hosts, args.vars), args.output)
     return 0

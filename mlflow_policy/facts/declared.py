@@ -31,11 +31,17 @@ STATIC_UNAVAILABLE: Mapping[str, str] = {
 
 @dataclass(frozen=True)
 class Fleet:
-    """Every host of every inventory of a run, with the loaders' own findings."""
+    """Every host of every inventory of a run, with the loaders' own findings: what a fact
+    source (:mod:`mlflow_policy.sources`) returns."""
 
     inventories: tuple[str, ...]
     hosts: tuple[HostFacts, ...]
     diagnostics: tuple[Diagnostic, ...]
+    mode: str = "static"
+
+    def load(self) -> Fleet:
+        """A fleet already in memory is its own fact source."""
+        return self
 
 
 def _put(doc: dict[str, Any], path: str, value: Any) -> None:

@@ -136,6 +136,10 @@ class VaultedView(Set[str]):
     def __bool__(self) -> bool:
         return bool(self._vaulted)
 
+    def hostvar_paths(self) -> Set[str]:
+        """The vaulted hostvar paths under the view (shared between hosts: a cache key)."""
+        return self._vaulted
+
     def covers(self, path: str) -> bool:
         """``path`` or a mapping above it is vaulted (cached per shared set and path:
         rules ask the same few paths of every host)."""

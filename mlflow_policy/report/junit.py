@@ -4,7 +4,9 @@
 findings) > one ``testcase`` per (rule, host) the rule evaluated: ``classname`` is the rule
 id, ``name`` is ``inventory/host``. A testcase with unwaived findings fails (``type`` is
 the highest severity, the body lists each ``path:line:col: message``), one whose findings
-are all waived is ``skipped``, and a rule that raised gives its testcases an ``error``.
+are all waived is ``skipped``, so is one the rule could not decide (a fact it needs is
+unavailable in this mode: the message says which and why), and a rule that raised gives
+its testcases an ``error``.
 Built with ElementTree so every text is escaped; characters XML 1.0 cannot carry
 (terminal escapes in a value...) are written as ``\\xNN``.
 """
@@ -28,6 +30,7 @@ from mlflow_policy.report.sarif import (
     waiver_text,
 )
 from mlflow_policy.report.view import FindingView, views
+from mlflow_policy.secrets import mask_text
 
 if TYPE_CHECKING:
     from mlflow_policy.policy.loader import LoadedRule
@@ -47,6 +50,7 @@ class _Case:
     name: str
     findings: list[FindingView] = field(default_factory=list)
     error: FindingView | None = None
+    skip: str | None = None  # why the rule could not decide on this host (its outcome)
 
 
 def _case_name(v: FindingView) -> str:
@@ -61,7 +65,8 @@ def _cases(result: Result, rules: Mapping[str, LoadedRule]) -> list[_Case]:
     cases: dict[tuple[str, ...], _Case] = {}
     for rule_id, inventory, host in result.evaluated:
         cases.setdefault((rule_id, inventory, host), _Case(
-            policy_of(rule_id, rules), rule_id, f"{inventory}/{host}"))
+            policy_of(rule_id, rules), rule_id, f"{inventory}/{host}",
+            skip=result.skips.get((rule_id, inventory, host))))
     by_location = {r.location: r.full_id for r in rules.values()}
     for v in views(result):
         f = v.finding
@@ -121,6 +126,9 @@ def _testcase(parent: ET.Element, case: _Case, justifications: Mapping[str, str]
         waived = sorted({waiver_text(v.finding, justifications) for v in case.findings})
         skipped = ET.SubElement(el, "skipped", {"message": xml_safe("; ".join(waived))})
         skipped.text = xml_safe("\n".join(_line(v, justifications) for v in case.findings))
+        return "skipped"
+    if case.skip is not None:
+        ET.SubElement(el, "skipped", {"message": xml_safe(mask_text(case.skip))})
         return "skipped"
     return "passed"
 

@@ -23,7 +23,7 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> 
             if res.skipped is not None:
                 # Unavailable in this mode: neither a violation nor a pass. The host's other
                 # facts are still checked; the (rule, host) pair counts as skipped once.
-                out.skip(host)
+                out.skip(host, f"{path}: {res.skipped}")
             elif not res.ok:
                 out.findings.append(finding(
                     rule, host, path, actual=res.actual, expected=res.expected,

@@ -45,10 +45,11 @@ class RuleContext:
 @dataclass
 class RuleOutcome:
     findings: list[Finding] = field(default_factory=list)
-    skipped: set[tuple[str, str]] = field(default_factory=set)  # host keys skipped
+    # host key -> why the rule could not decide there (the first reason met)
+    skipped: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def skip(self, host: HostFacts) -> None:
-        self.skipped.add(host.key)
+    def skip(self, host: HostFacts, reason: str) -> None:
+        self.skipped.setdefault(host.key, reason)
 
 
 RuleKind = Callable[["LoadedRule", Sequence[HostFacts], RuleContext], RuleOutcome]
@@ -95,14 +96,14 @@ def partitioned(hosts: Sequence[HostFacts], by: str | None, fact: str, out: Rule
         if by:
             got_by = lookup(host, by)
             if got_by.unavailable is not None:
-                out.skip(host)
+                out.skip(host, f"{by} is unavailable ({got_by.unavailable})")
                 continue
             if not got_by.present:
                 continue
             part = value_key(got_by.value)
         got = lookup(host, fact)
         if got.unavailable is not None:
-            out.skip(host)
+            out.skip(host, f"{fact} is unavailable ({got.unavailable})")
             continue
         yield part, host, got
 

@@ -62,7 +62,7 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> 
     for host in hosts:
         via = lookup(host, spec.via)
         if via.unavailable is not None:
-            out.skip(host)
+            out.skip(host, f"{spec.via} is unavailable ({via.unavailable})")
             continue
         if not via.present:
             continue  # no pointer, nothing to compare; `assert: {required: true}` catches it
@@ -85,7 +85,7 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> 
             fact = path[len(PEER_PREFIX):] if on_peer else path
             res = check(cond, subject, fact, extra=extra, memo=ctx.memo)
             if res.skipped is not None:
-                out.skip(host)
+                out.skip(host, f"{path}: {res.skipped}")
             elif not res.ok:
                 # A value read on the peer is masked by the peer's vaulted paths too.
                 related = [Related(peer.inventory, peer.host, res.actual, fact)] if on_peer \

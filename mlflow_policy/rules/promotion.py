@@ -45,7 +45,7 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> 
     for host in hosts:
         got = lookup(host, spec.fact)
         if got.unavailable is not None:
-            out.skip(host)
+            out.skip(host, f"{spec.fact} is unavailable ({got.unavailable})")
             continue
         if not got.present or value_key(got.value) in leading:
             continue
