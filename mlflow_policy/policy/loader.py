@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from mlflow_policy.core import Location
 from mlflow_policy.errors import InputError, InputErrors
+from mlflow_policy.policy.factpaths import fact_path_errors
 from mlflow_policy.policy.fields import (
     API_VERSION,
     Severity,
@@ -218,6 +219,9 @@ def _load_file(path: Path, col: _Collector, skip_foreign: bool, templates: bool)
             errs += errors_from(exc, doc, model, display)
             if kind == "Policy":
                 errs += structural_errors(doc, display)
+        else:
+            # a misspelt fact would be absent on every host, so the rule would silently pass
+            errs += fact_path_errors(kind, doc, display)
         if errs:
             col.errors.extend(_unique(errs))
             continue
