@@ -35,6 +35,14 @@ from mlflow_policy.policy.models import (
 from mlflow_policy.yamlio import LocDict, loads_all, read_text
 
 SUFFIXES = (".yml", ".yaml")
+# Directories a walk never enters: test fixtures (inventories, vars files) live there, next
+# to the PolicyTest documents that name them, e.g. policies/tests/fixtures/ (README,
+# "Repository layout"). The pre-commit hooks exclude the same name.
+FIXTURE_DIR = "fixtures"
+FOREIGN_HINT = ("this file was found in a policy directory but holds no mlflow-policy "
+                "document; keep test fixtures under a directory named "
+                f"{FIXTURE_DIR}/, which policy directories skip")
+_DOCUMENT_KEYS = frozenset({"apiVersion", "kind", "metadata", "spec"})
 
 
 @dataclass(frozen=True)
@@ -115,8 +123,8 @@ def display_path(path: Path, root: Path | None) -> str:
 
 def expand(paths: Sequence[Path], errors: list[InputError]) -> list[tuple[Path, bool]]:
     """Files as given; directories searched recursively for *.yml / *.yaml (sorted, hidden
-    entries skipped). Each file once, in a deterministic order, with whether it was found
-    in a directory (rather than named)."""
+    entries and directories named ``fixtures`` skipped). Each file once, in a deterministic
+    order, with whether it was found in a directory (rather than named)."""
     out: list[tuple[Path, bool]] = []
     seen: set[Path] = set()
     for given in paths:
@@ -124,7 +132,7 @@ def expand(paths: Sequence[Path], errors: list[InputError]) -> list[tuple[Path, 
             found = sorted(
                 (p for p in given.rglob("*")
                  if p.suffix in SUFFIXES and p.is_file()
-                 and not any(part.startswith(".") for part in p.relative_to(given).parts)),
+                 and not _skipped(p.relative_to(given).parts)),
                 key=lambda p: p.relative_to(given).as_posix(),
             )
             if not found:
@@ -141,6 +149,11 @@ def expand(paths: Sequence[Path], errors: list[InputError]) -> list[tuple[Path, 
                 seen.add(key)
                 out.append((p, p is not given))
     return out
+
+
+def _skipped(parts: tuple[str, ...]) -> bool:
+    """A hidden entry, or a file below a fixtures directory (the file's own name aside)."""
+    return any(part.startswith(".") for part in parts) or FIXTURE_DIR in parts[:-1]
 
 
 def _doc_location(doc: Any, key: str, fallback: Location) -> Location:
@@ -187,7 +200,8 @@ def _header_errors(doc: Any, display: str, start: Location) -> tuple[str | None,
     return (str(kind) if not errs else None), errs
 
 
-def _load_file(path: Path, col: _Collector, skip_foreign: bool, templates: bool) -> None:
+def _load_file(path: Path, col: _Collector, skip_foreign: bool, templates: bool,
+               in_dir: bool = False) -> None:
     display = display_path(path, col.root)
     try:
         docs = loads_all(read_text(path, display), display)
@@ -209,6 +223,9 @@ def _load_file(path: Path, col: _Collector, skip_foreign: bool, templates: bool)
         start = getattr(doc, "loc", None) or Location(display, 1, 1)
         kind, errs = _header_errors(doc, display, start)
         if kind is None:
+            if in_dir and isinstance(doc, dict) and not doc.keys() & _DOCUMENT_KEYS:
+                # an inventory or vars file found by walking a policy directory
+                errs = [InputError(FOREIGN_HINT, display, start.line, start.column)]
             col.errors.extend(errs)
             continue
         model: type[BaseModel] = KINDS[kind]
@@ -320,7 +337,7 @@ def _collect(paths: Sequence[Path], root: Path | None, skip_foreign: bool = Fals
              templates: bool = True) -> _Collector:
     col = _Collector(root=root)
     for path, in_dir in expand(paths, col.errors):
-        _load_file(path, col, skip_foreign and in_dir, templates)
+        _load_file(path, col, skip_foreign and in_dir, templates, in_dir)
     return col
 
 
