@@ -60,6 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            help="text report: hide waived findings")
     verbosity.add_argument("-v", "--verbose", action="store_true",
                            help="text report: also list rules that selected no host")
+    from mlflow_policy.report.text import SUMMARY_HELP
+
+    parser.epilog = SUMMARY_HELP  # what the summary line's words mean, laid out as written
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def policy_set(args: argparse.Namespace, config: RunConfig, root: Path) -> PolicySet:
