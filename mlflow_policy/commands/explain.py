@@ -93,7 +93,7 @@ def _checks(rule: LoadedRule) -> list[str]:
         p = r.peer
         assert p is not None
         target = "; ".join(_selector(p.target.match)) or "any host"
-        return [f"each host against the host its {p.via} points at (the {p.target.key} of "
+        return [f"each host against the host its {p.via} points at (the {p.target.key_text} of "
                 f"a host with {target}):", *_conditions(p.assert_, "  "),
                 f"a pointer that matches no such host: {p.unresolved}"]
     pr = r.promotion
@@ -132,7 +132,7 @@ def fact_paths(rule: LoadedRule) -> list[str]:
     if r.unique:
         paths += [r.unique.fact, *([r.unique.by] if r.unique.by else [])]
     if r.peer:
-        paths += [r.peer.via, r.peer.target.key]
+        paths += [r.peer.via, *r.peer.target.keys]
         conds += [(p.removeprefix("peer."), c) for p, c in _walk_conditions(r.peer.assert_)]
     if r.promotion:
         paths.append(r.promotion.fact)

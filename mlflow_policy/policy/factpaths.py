@@ -158,7 +158,8 @@ class _Walker:
         self.doc = doc
         self.display = display
         self.errors: list[InputError] = []
-        self.data: Mapping[str, Any] = {}
+        # the policy's spec.data where templates can read it, None where they cannot
+        self.data: Mapping[str, Any] | None = {}
 
     def where(self, keys: tuple[Any, ...]) -> Location | None:
         node, where = self.doc, getattr(self.doc, "loc", None)
@@ -201,8 +202,11 @@ class _Walker:
     def _reference(self, keys: tuple[Any, ...], name: str, peer: bool) -> None:
         root, _, rest = name.partition(".")
         if root == DATA_ROOT:
-            entry = rest.split(".")[0]
-            if entry not in self.data:
+            entry = rest.split(".", maxsplit=1)[0]
+            if self.data is None:
+                self.error(keys, f"the template reads {name}, but data.* is only defined in "
+                                 "assert, peer assert and remediation.set, not in selectors")
+            elif entry not in self.data:
                 have = ", ".join(sorted(map(str, self.data))) or "none"
                 self.error(keys, f"the template reads data.{entry}, which spec.data does not "
                                  f"define (defined: {have})")
@@ -243,7 +247,12 @@ class _Walker:
 
     def selector(self, keys: tuple[Any, ...], sel: Any) -> None:
         if isinstance(sel, Mapping):
-            self.conditions((*keys, "where"), sel.get("where"))
+            # Selectors are decided before a rule runs, without its policy's data.
+            data, self.data = self.data, None
+            try:
+                self.conditions((*keys, "where"), sel.get("where"))
+            finally:
+                self.data = data
 
     def rule(self, keys: tuple[Any, ...], rule: Mapping[str, Any]) -> None:
         self.selector((*keys, "match"), rule.get("match"))

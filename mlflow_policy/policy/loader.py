@@ -53,6 +53,9 @@ class LoadedRule:
     severity: Severity  # the rule's own, else its policy's spec.severity
     policy_match: Selector | None
     location: Location  # where the rule's `id:` is written
+    # What its templates read besides the host's facts: {"data": <the policy's spec.data>},
+    # or nothing. Rule kinds pass it to conditions as their `extra`.
+    template_context: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -279,6 +282,7 @@ def _claim_name(col: _Collector, kind: str, name: str, where: Location, display:
 
 def _policy(obj: Policy, doc: Any, display: str, where: Location) -> LoadedPolicy:
     rules = []
+    context = {"data": obj.spec.data} if obj.spec.data else {}  # shared by its rules
     for i, rule in enumerate(obj.spec.rules):
         rules.append(LoadedRule(
             full_id=f"{obj.metadata.name}/{rule.id}",
@@ -287,6 +291,7 @@ def _policy(obj: Policy, doc: Any, display: str, where: Location) -> LoadedPolic
             severity=rule.severity or obj.spec.severity,
             policy_match=obj.spec.match,
             location=_located(doc, "spec", "rules", i, "id") or where,
+            template_context=context,
         ))
     return LoadedPolicy(
         name=obj.metadata.name, path=display, location=where,
