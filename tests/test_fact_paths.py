@@ -72,3 +72,12 @@ def test_known_and_free_form_paths_are_accepted(path: str) -> None:
 def test_template_names_skip_strings_and_method_names() -> None:
     source = "{{ mlflow.version.split('.')[0] }}-{{ 'a.b' ~ vars.team }}{% if env.X %}x{% endif %}"
     assert list(template_paths(source)) == ["mlflow.version", "vars.team", "env.X"]
+
+
+def test_explain_lists_the_mlflow_variables_an_env_glob_matches(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "policies" / "team.yaml").write_text(POLICY.format(path="env.MLFLOW_HTTP_*"))
+    assert main(["explain", "team/pinned"]) == 0
+    out = capsys.readouterr().out
+    assert "MLFLOW_HTTP_*: a glob; MLflow variables it matches: " in out
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" in out

@@ -161,6 +161,13 @@ def _variable(name: str) -> str:
     from mlflow_policy import catalogue
 
     var = catalogue.env_vars().get(name)
+    if var is None and any(c in name for c in "*?["):  # an assert glob (env.MLFLOW_*_TIMEOUT)
+        from fnmatch import fnmatchcase
+
+        hits = sorted(n for n in catalogue.env_vars()
+                      if not n.startswith("_") and fnmatchcase(n, name))
+        shown = ", ".join(hits[:10]) + (f" and {len(hits) - 10} more" if len(hits) > 10 else "")
+        return f"{name}: a glob; MLflow variables it matches: {shown or 'none'}"
     if var is None:
         return (f"{name}: not an MLflow variable (not in the catalogue; read by other "
                 "software on the host, e.g. boto3 or an OpenTelemetry SDK)")

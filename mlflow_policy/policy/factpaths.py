@@ -116,12 +116,21 @@ def path_problem(path: str) -> str | None:
 
 def glob_problem(path: str) -> str | None:
     """Why a glob key (``vars.*password*``) is not allowed, or None when it is."""
-    head, _, _ = path.rpartition(".")
+    head, _, pattern = path.rpartition(".")
     fact = table.BY_PATH.get(head)
     if fact is None or not fact.open_mapping:
         opens = ", ".join(f"{p}.*" for p in _open_roots())
         return (f"{path!r}: a glob may only name the keys of {opens} "
                 "(and only in its last segment)")
+    if f"{head}." == ENV_PREFIX and pattern.upper().startswith("MLFLOW_"):
+        # like a misspelt name, a glob no MLflow variable matches would check nothing
+        from fnmatch import fnmatchcase
+
+        from mlflow_policy import catalogue
+
+        if not any(fnmatchcase(n, pattern) for n in catalogue.env_vars()):
+            return (f"{path!r}: the glob matches no variable any MLflow release in the "
+                    "catalogue reads")
     return None
 
 
