@@ -112,6 +112,7 @@ class _Collector:
     tests: list[LoadedTest] = field(default_factory=list)
     names: dict[tuple[str, str], Location] = field(default_factory=dict)
     files: int = 0
+    fact_paths: bool = True  # check fact paths against the fact table (factpaths)
 
 
 def display_path(path: Path, root: Path | None) -> str:
@@ -203,7 +204,7 @@ def _header_errors(doc: Any, display: str, start: Location) -> tuple[str | None,
     return (str(kind) if not errs else None), errs
 
 
-def _load_file(path: Path, col: _Collector, skip_foreign: bool, templates: bool,
+def _load_file(path: Path, col: _Collector, skip_foreign: bool, templates: bool, *,
                in_dir: bool = False) -> None:
     display = display_path(path, col.root)
     try:
@@ -241,7 +242,8 @@ def _load_file(path: Path, col: _Collector, skip_foreign: bool, templates: bool,
                 errs += structural_errors(doc, display)
         else:
             # a misspelt fact would be absent on every host, so the rule would silently pass
-            errs += fact_path_errors(kind, doc, display)
+            if col.fact_paths:
+                errs += fact_path_errors(kind, doc, display)
         if errs:
             col.errors.extend(_unique(errs))
             continue
@@ -339,15 +341,16 @@ def _test(obj: PolicyTest, doc: Any, path: Path, where: Location,
 
 
 def _collect(paths: Sequence[Path], root: Path | None, skip_foreign: bool = False,
-             templates: bool = True) -> _Collector:
-    col = _Collector(root=root)
+             templates: bool = True, fact_paths: bool = True) -> _Collector:
+    col = _Collector(root=root, fact_paths=fact_paths)
     for path, in_dir in expand(paths, col.errors):
-        _load_file(path, col, skip_foreign and in_dir, templates, in_dir)
+        _load_file(path, col, skip_foreign and in_dir, templates, in_dir=in_dir)
     return col
 
 
 def load_paths(paths: Sequence[Path], root: Path | None = None, *,
-               skip_foreign: bool = False, check_templates: bool = True) -> PolicySet:
+               skip_foreign: bool = False, check_templates: bool = True,
+               check_fact_paths: bool = True) -> PolicySet:
     """Policies, waivers and policy tests of the given files and directories.
 
     Every YAML document must be one of the three kinds, except with ``skip_foreign``
@@ -356,18 +359,21 @@ def load_paths(paths: Sequence[Path], root: Path | None = None, *,
     is skipped. With ``check_templates`` (the default) Jinja2 syntax errors in values are
     load errors too; that imports jinja2 when a value holds a template, which ``validate``
     (a pre-commit hook) must not pay for, so it passes False and such errors surface in
-    ``check``. Raises :class:`InputErrors` with every problem of every file.
+    ``check``. With ``check_fact_paths`` (the default) a fact path the fact table does not
+    know is an error (:mod:`factpaths`); ``check --diff-base`` turns it off for the merge
+    base. Raises :class:`InputErrors` with every problem of every file.
     """
-    col = _collect(paths, root, skip_foreign, check_templates)
+    col = _collect(paths, root, skip_foreign, check_templates, check_fact_paths)
     if col.errors:
         raise InputErrors(col.errors)
     return PolicySet(tuple(col.policies), tuple(col.waivers), tuple(col.tests))
 
 
 def load_waivers(paths: Sequence[Path], root: Path | None = None, *,
-                 check_templates: bool = True) -> tuple[LoadedWaiver, ...]:
+                 check_templates: bool = True,
+                 check_fact_paths: bool = True) -> tuple[LoadedWaiver, ...]:
     """Waiver files (``--waivers``): any other kind of document in them is an error."""
-    col = _collect(paths, root, templates=check_templates)
+    col = _collect(paths, root, templates=check_templates, fact_paths=check_fact_paths)
     others: list[tuple[str, LoadedPolicy | LoadedTest]] = [
         *(("Policy", p) for p in col.policies), *(("PolicyTest", t) for t in col.tests)]
     for kind, item in others:
