@@ -70,27 +70,36 @@ def _suggest_path(path: str) -> str | None:
     return None
 
 
+@cache
 def _env_problem(name: str) -> str | None:
-    """Why ``env.<name>`` names no variable MLflow reads, or None when it is fine."""
+    """Why ``env.<name>`` names no variable MLflow reads, or None when it is fine (cached:
+    a pack names a few variables many times)."""
     from mlflow_policy import catalogue
 
-    known = catalogue.env_vars()
-    if name in known:
+    if name in catalogue.env_vars():
         return None
-    looks_mlflow = name.upper().startswith(("MLFLOW_", "_MLFLOW_"))
-    suggestion = catalogue.closest_env(name)
-    if not looks_mlflow and (suggestion is None or not _very_close(name, suggestion)):
+    if not name.upper().startswith(("MLFLOW_", "_MLFLOW_")) and not _near_miss(name):
         return None  # another program's variable (AWS_*, OTEL_*...): not ours to judge
     # (no version span in the text: it would change with every catalogue update)
     text = f"no MLflow release in the catalogue reads an environment variable named {name}"
+    suggestion = catalogue.closest_env(name)
     if suggestion is not None and suggestion != name:
         text += f" (did you mean {ENV_PREFIX}{suggestion}?)"
     return text
 
 
-def _very_close(name: str, known: str) -> bool:
-    """One typo away: a near miss of MLflow's name, not another program's variable."""
-    return difflib.SequenceMatcher(None, name.upper(), known.upper()).ratio() >= 0.9
+@cache
+def _upper_env_names() -> tuple[str, ...]:
+    from mlflow_policy import catalogue
+
+    return tuple(n.upper() for n in catalogue.env_vars() if not n.startswith("_"))
+
+
+def _near_miss(name: str) -> bool:
+    """One typo away from a name MLflow reads (``MLFOW_TRACKING_URI``), not another
+    program's variable: a high cutoff, which also lets difflib prune most names fast."""
+    return bool(difflib.get_close_matches(name.upper(), _upper_env_names(), n=1,
+                                          cutoff=0.9))
 
 
 def path_problem(path: str) -> str | None:
