@@ -267,3 +267,26 @@ def test_the_merge_base_is_evaluated_without_changing_directory(
     findings = doc["findings"]
     assert isinstance(findings, list)
     assert [(f["rule"], f["host"]) for f in findings] == [("pr/pinned", "client-1")]
+
+
+def test_a_branch_that_fixes_a_misspelt_fact_path_is_compared_with_its_base(
+        repo: git.Repo, capsys: pytest.CaptureFixture[str]) -> None:
+    """Unknown fact paths are load errors, but the merge base is history: its typo (loaded
+    before that check existed) must not stop the PR that fixes it."""
+    root = Path(repo.working_tree_dir or ".")
+    repo.git.checkout("main")
+    _write(root, {"policies/pr.yaml": POLICY.replace("mlflow.version:", "mlflow.verison:")})
+    _commit(repo, "main: a typo that silently passed")
+    repo.git.checkout("-b", "fix-typo")
+    _write(root, {"policies/pr.yaml": POLICY})
+    _commit(repo, "fix the typo")
+    capsys.readouterr()
+    assert main(["check", "--diff-base", "main", "--format", "json"]) == 0
+    diff = json.loads(capsys.readouterr().out)["summary"]["diff"]
+    # nothing new; the base's rule on the absent `mlflow.verison` failed `required` on all
+    # three hosts, and the fixed rule passes
+    assert (diff["new"], diff["fixed"]) == (0, 3)
+    # and the typo itself is still an error on the branch that has it
+    repo.git.checkout("main")
+    assert main(["check"]) == 2
+    assert "did you mean 'mlflow.version'?" in capsys.readouterr().err

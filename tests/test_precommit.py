@@ -107,3 +107,88 @@ def test_try_repo_validate_reports_file_and_line(user_repo: Path, env: dict[str,
     assert "exit code: 2" in proc.stdout  # ours: invalid input
     assert "policies/team.yaml:9" in proc.stdout
     assert "Traceback" not in proc.stdout
+
+
+TEAM_TEST = """\
+apiVersion: mlflow-policy/v1
+kind: PolicyTest
+metadata: {name: team-fleet-is-pinned}
+spec:
+  policies: [../teams/vision.yaml]
+  inventory: fixtures/team/
+  expect:
+    - {rule: vision/pinned, host: loose}
+  exhaustive: true
+"""
+
+TEAM_POLICY = """\
+apiVersion: mlflow-policy/v1
+kind: Policy
+metadata: {name: vision}
+spec:
+  rules:
+    - id: pinned
+      title: Vision hosts pin MLflow
+      assert:
+        mlflow.version: {required: true, pinned: true}
+"""
+
+
+def test_layout_tests_and_fixtures_under_policies_work_out_of_the_box(
+    user_repo: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The README's layout: a policy in a subfolder, a PolicyTest in policies/tests/ and its
+    inventory (ordinary *.yml names) in policies/tests/fixtures/. `check -p policies/` does
+    not read the fixtures as policies; the scaffold's hooks validate the subfolder and run
+    the tests."""
+    policies = user_repo / "policies"
+    (policies / "teams").mkdir()
+    (policies / "teams" / "vision.yaml").write_text(TEAM_POLICY)
+    (policies / "tests" / "team-fleet.yaml").write_text(TEAM_TEST)
+    fixture = policies / "tests" / "fixtures" / "team"
+    (fixture / "host_vars").mkdir(parents=True)
+    (fixture / "hosts.yml").write_text("all:\n  hosts:\n    pinned: {}\n    loose: {}\n")
+    (fixture / "host_vars" / "pinned.yml").write_text("mlflow_version: '3.17.2'\n")
+    (fixture / "host_vars" / "loose.yml").write_text("mlflow_version: '>=3'\n")
+    _git(user_repo, env, "add", "-A")
+
+    proc = _run([str(BIN / "pre-commit"), "run", "--all-files"], user_repo, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for hook in ("mlflow-policy validate", "mlflow-policy test", "mlflow-policy check"):
+        assert hook in proc.stdout
+    monkeypatch.chdir(user_repo)
+    capsys.readouterr()
+    assert main(["check", "-q", "-p", "policies/"]) == 0
+    assert main(["test"]) == 0
+    assert "PASS team-fleet-is-pinned" in capsys.readouterr().out
+
+    # The validate hook sees a policy in a subfolder (it used to match policies/*.yaml only).
+    (policies / "teams" / "vision.yaml").write_text(
+        TEAM_POLICY.replace("pinned: true}", "pinnned: true}"))
+    _git(user_repo, env, "add", "-A")
+    proc = _run([str(BIN / "pre-commit"), "run", "mlflow-policy-validate", "--all-files"],
+                user_repo, env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "policies/teams/vision.yaml:9" in proc.stdout
+    assert "fixtures" not in proc.stdout  # fixtures are never handed to validate
+
+    # The test hook fails when a PolicyTest does.
+    (policies / "teams" / "vision.yaml").write_text(TEAM_POLICY)
+    (fixture / "host_vars" / "loose.yml").write_text("mlflow_version: '3.17.2'\n")
+    _git(user_repo, env, "add", "-A")
+    proc = _run([str(BIN / "pre-commit"), "run", "mlflow-policy-test", "--all-files"],
+                user_repo, env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAIL team-fleet-is-pinned" in proc.stdout
+
+
+def test_a_stray_inventory_in_a_policy_directory_says_where_fixtures_go(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "policies" / "tests" / "inv").mkdir(parents=True)
+    (tmp_path / "policies" / "tests" / "inv" / "hosts.yml").write_text("all: {hosts: {h: {}}}\n")
+    assert main(["validate", str(tmp_path / "policies")]) == 2
+    err = capsys.readouterr().err
+    assert "policies/tests/inv/hosts.yml:1:1: " in err
+    assert "keep test fixtures under a directory named fixtures/" in err

@@ -13,6 +13,7 @@ Secret flags (decided by the generator, see ``classify_secret`` there):
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -103,6 +104,29 @@ def may_embed_credentials(name: str) -> bool:
 
 
 @cache
+@cache
+def _public_names() -> tuple[str, ...]:
+    # Suggestions only name variables users are meant to set (no _MLFLOW_ internals).
+    return tuple(sorted(n for n in env_vars() if not n.startswith("_")))
+
+
+def closest_env(name: str) -> str | None:
+    """The known variable ``name`` most likely meant ("did you mean ...?"), or None.
+
+    A known name returns itself. Case is ignored: ``mlflow_tracking_uri`` suggests
+    ``MLFLOW_TRACKING_URI``.
+    """
+    if name in env_vars():
+        return name
+    candidates = _public_names()
+    upper = {c.upper(): c for c in candidates}
+    if name.upper() in upper:
+        return upper[name.upper()]
+    match = difflib.get_close_matches(name.upper(), list(upper), n=1, cutoff=0.8)
+    return upper[match[0]] if match else None
+
+
+
 def _releases() -> Mapping[str, str]:
     raw = _load("releases.json")["releases"]
     return MappingProxyType({v: r["head"] for v, r in raw.items()})

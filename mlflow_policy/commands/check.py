@@ -66,27 +66,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            help="text report: also list rules that selected no host; "
                                 "on stderr, note what the run did unusually (a second "
                                 "process that failed; the report is complete all the same)")
+    from mlflow_policy.report.text import SUMMARY_HELP
+
+    parser.epilog = SUMMARY_HELP  # what the summary line's words mean, laid out as written
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
-def policy_set(args: argparse.Namespace, config: RunConfig, root: Path) -> PolicySet:
+def policy_set(args: argparse.Namespace, config: RunConfig, root: Path, *,
+               check_fact_paths: bool = True) -> PolicySet:
     from mlflow_policy.policy.loader import load_paths
 
     paths = tuple(args.policy) if args.policy else config.policies
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise UsageError(f"policy path not found: {', '.join(map(str, missing))}")
-    return load_paths(paths, root)
+    return load_paths(paths, root, check_fact_paths=check_fact_paths)
 
 
 def waivers(args: argparse.Namespace, config: RunConfig, root: Path,
-            loaded: PolicySet) -> tuple[LoadedWaiver, ...]:
+            loaded: PolicySet, *, check_fact_paths: bool = True) -> tuple[LoadedWaiver, ...]:
     from mlflow_policy.policy.loader import load_waivers
 
     paths = tuple(args.waivers) if args.waivers else config.waivers
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise UsageError(f"waiver path not found: {', '.join(map(str, missing))}")
-    extra = load_waivers(paths, root) if paths else ()
+    extra = load_waivers(paths, root, check_fact_paths=check_fact_paths) if paths else ()
     return tuple(loaded.waivers) + tuple(extra)
 
 
@@ -143,8 +148,10 @@ def evaluate_tree(args: argparse.Namespace, config: RunConfig, root: Path, *,
 
     if tolerant:
         args = _existing_only(args, config, root)
-    loaded = policy_set(args, config, root)
-    active_waivers = waivers(args, config, root, loaded)
+    # The merge base is history, not under review: a fact path it misspelt (and this branch
+    # may be fixing) must not stop the comparison.
+    loaded = policy_set(args, config, root, check_fact_paths=not tolerant)
+    active_waivers = waivers(args, config, root, loaded, check_fact_paths=not tolerant)
     fleet: FactSource
     if tolerant and not args.inventory:
         fleet = Fleet(inventories=(), hosts=(), diagnostics=())

@@ -93,7 +93,7 @@ def _checks(rule: LoadedRule) -> list[str]:
         p = r.peer
         assert p is not None
         target = "; ".join(_selector(p.target.match)) or "any host"
-        return [f"each host against the host its {p.via} points at (the {p.target.key} of "
+        return [f"each host against the host its {p.via} points at (the {p.target.key_text} of "
                 f"a host with {target}):", *_conditions(p.assert_, "  "),
                 f"a pointer that matches no such host: {p.unresolved}"]
     pr = r.promotion
@@ -132,7 +132,7 @@ def fact_paths(rule: LoadedRule) -> list[str]:
     if r.unique:
         paths += [r.unique.fact, *([r.unique.by] if r.unique.by else [])]
     if r.peer:
-        paths += [r.peer.via, r.peer.target.key]
+        paths += [r.peer.via, *r.peer.target.keys]
         conds += [(p.removeprefix("peer."), c) for p, c in _walk_conditions(r.peer.assert_)]
     if r.promotion:
         paths.append(r.promotion.fact)
@@ -161,6 +161,13 @@ def _variable(name: str) -> str:
     from mlflow_policy import catalogue
 
     var = catalogue.env_vars().get(name)
+    if var is None and any(c in name for c in "*?["):  # an assert glob (env.MLFLOW_*_TIMEOUT)
+        from fnmatch import fnmatchcase
+
+        hits = sorted(n for n in catalogue.env_vars()
+                      if not n.startswith("_") and fnmatchcase(n, name))
+        shown = ", ".join(hits[:10]) + (f" and {len(hits) - 10} more" if len(hits) > 10 else "")
+        return f"{name}: a glob; MLflow variables it matches: {shown or 'none'}"
     if var is None:
         return (f"{name}: not an MLflow variable (not in the catalogue; read by other "
                 "software on the host, e.g. boto3 or an OpenTelemetry SDK)")

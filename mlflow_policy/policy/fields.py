@@ -23,6 +23,12 @@ TypeName = Literal["string", "integer", "number", "boolean", "list", "mapping"]
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 # A dotted fact path: `env.MLFLOW_TRACKING_URI`, `vars.mlflow_port`, `server.url`.
 FACT_PATH_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$"
+# An assert key: a fact path whose last segment may be an fnmatch glob over the keys of an
+# open mapping (`vars.*password*`, `env.MLFLOW_*_TIMEOUT`); factpaths checks which mapping.
+FACT_GLOB_PATTERN = (r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*"
+                     r"(\.[A-Za-z0-9_*?\[\]!-]+)?$")
+# A policy's `data` entry, read by templates as `data.<name>`: a Jinja2 identifier.
+DATA_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # Full rule ids (`policy/rule`) or fnmatch globs over them.
 RULE_GLOB_PATTERN = r"^[A-Za-z0-9*?\[\]!/_.-]+$"
 
@@ -31,6 +37,8 @@ FactPath = Annotated[str, StringConstraints(strict=True, pattern=FACT_PATH_PATTE
 Text = Annotated[str, StringConstraints(strict=True, min_length=1)]
 NonBlank = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1)]
 RuleGlob = Annotated[str, StringConstraints(strict=True, pattern=RULE_GLOB_PATTERN)]
+FactGlob = Annotated[str, StringConstraints(strict=True, pattern=FACT_GLOB_PATTERN)]
+DataName = Annotated[str, StringConstraints(strict=True, pattern=DATA_NAME_PATTERN)]
 
 _NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 

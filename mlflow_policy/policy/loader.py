@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from mlflow_policy.core import Location
 from mlflow_policy.errors import InputError, InputErrors
+from mlflow_policy.policy.factpaths import fact_path_errors
 from mlflow_policy.policy.fields import (
     API_VERSION,
     Severity,
@@ -34,6 +35,14 @@ from mlflow_policy.policy.models import (
 from mlflow_policy.yamlio import LocDict, loads_all, read_text
 
 SUFFIXES = (".yml", ".yaml")
+# Directories a walk never enters: test fixtures (inventories, vars files) live there, next
+# to the PolicyTest documents that name them, e.g. policies/tests/fixtures/ (README,
+# "Repository layout"). The pre-commit hooks exclude the same name.
+FIXTURE_DIR = "fixtures"
+FOREIGN_HINT = ("this file was found in a policy directory but holds no mlflow-policy "
+                "document; keep test fixtures under a directory named "
+                f"{FIXTURE_DIR}/, which policy directories skip")
+_DOCUMENT_KEYS = frozenset({"apiVersion", "kind", "metadata", "spec"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,9 @@ class LoadedRule:
     severity: Severity  # the rule's own, else its policy's spec.severity
     policy_match: Selector | None
     location: Location  # where the rule's `id:` is written
+    # What its templates read besides the host's facts: {"data": <the policy's spec.data>},
+    # or nothing. Rule kinds pass it to conditions as their `extra`.
+    template_context: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,7 @@ class _Collector:
     tests: list[LoadedTest] = field(default_factory=list)
     names: dict[tuple[str, str], Location] = field(default_factory=dict)
     files: int = 0
+    fact_paths: bool = True  # check fact paths against the fact table (factpaths)
 
 
 def display_path(path: Path, root: Path | None) -> str:
@@ -114,8 +127,8 @@ def display_path(path: Path, root: Path | None) -> str:
 
 def expand(paths: Sequence[Path], errors: list[InputError]) -> list[tuple[Path, bool]]:
     """Files as given; directories searched recursively for *.yml / *.yaml (sorted, hidden
-    entries skipped). Each file once, in a deterministic order, with whether it was found
-    in a directory (rather than named)."""
+    entries and directories named ``fixtures`` skipped). Each file once, in a deterministic
+    order, with whether it was found in a directory (rather than named)."""
     out: list[tuple[Path, bool]] = []
     seen: set[Path] = set()
     for given in paths:
@@ -123,7 +136,7 @@ def expand(paths: Sequence[Path], errors: list[InputError]) -> list[tuple[Path, 
             found = sorted(
                 (p for p in given.rglob("*")
                  if p.suffix in SUFFIXES and p.is_file()
-                 and not any(part.startswith(".") for part in p.relative_to(given).parts)),
+                 and not _skipped(p.relative_to(given).parts)),
                 key=lambda p: p.relative_to(given).as_posix(),
             )
             if not found:
@@ -140,6 +153,11 @@ def expand(paths: Sequence[Path], errors: list[InputError]) -> list[tuple[Path, 
                 seen.add(key)
                 out.append((p, p is not given))
     return out
+
+
+def _skipped(parts: tuple[str, ...]) -> bool:
+    """A hidden entry, or a file below a fixtures directory (the file's own name aside)."""
+    return any(part.startswith(".") for part in parts) or FIXTURE_DIR in parts[:-1]
 
 
 def _doc_location(doc: Any, key: str, fallback: Location) -> Location:
@@ -186,7 +204,8 @@ def _header_errors(doc: Any, display: str, start: Location) -> tuple[str | None,
     return (str(kind) if not errs else None), errs
 
 
-def _load_file(path: Path, col: _Collector, skip_foreign: bool, templates: bool) -> None:
+def _load_file(path: Path, col: _Collector, skip_foreign: bool, templates: bool, *,
+               in_dir: bool = False) -> None:
     display = display_path(path, col.root)
     try:
         docs = loads_all(read_text(path, display), display)
@@ -203,6 +222,9 @@ def _load_file(path: Path, col: _Collector, skip_foreign: bool, templates: bool)
         start = getattr(doc, "loc", None) or Location(display, 1, 1)
         kind, errs = _header_errors(doc, display, start)
         if kind is None:
+            if in_dir and isinstance(doc, dict) and not doc.keys() & _DOCUMENT_KEYS:
+                # an inventory or vars file found by walking a policy directory
+                errs = [InputError(FOREIGN_HINT, display, start.line, start.column)]
             col.errors.extend(errs)
             continue
         model: type[BaseModel] = KINDS[kind]
@@ -213,6 +235,10 @@ def _load_file(path: Path, col: _Collector, skip_foreign: bool, templates: bool)
             errs += errors_from(exc, doc, model, display)
             if kind == "Policy":
                 errs += structural_errors(doc, display)
+        else:
+            # a misspelt fact would be absent on every host, so the rule would silently pass
+            if col.fact_paths:
+                errs += fact_path_errors(kind, doc, display)
         if errs:
             col.errors.extend(_unique(errs))
             continue
@@ -253,6 +279,7 @@ def _claim_name(col: _Collector, kind: str, name: str, where: Location, display:
 
 def _policy(obj: Policy, doc: Any, display: str, where: Location) -> LoadedPolicy:
     rules = []
+    context = {"data": obj.spec.data} if obj.spec.data else {}  # shared by its rules
     for i, rule in enumerate(obj.spec.rules):
         rules.append(LoadedRule(
             full_id=f"{obj.metadata.name}/{rule.id}",
@@ -261,6 +288,7 @@ def _policy(obj: Policy, doc: Any, display: str, where: Location) -> LoadedPolic
             severity=rule.severity or obj.spec.severity,
             policy_match=obj.spec.match,
             location=_located(doc, "spec", "rules", i, "id") or where,
+            template_context=context,
         ))
     return LoadedPolicy(
         name=obj.metadata.name, path=display, location=where,
@@ -308,15 +336,16 @@ def _test(obj: PolicyTest, doc: Any, path: Path, where: Location,
 
 
 def _collect(paths: Sequence[Path], root: Path | None, skip_foreign: bool = False,
-             templates: bool = True) -> _Collector:
-    col = _Collector(root=root)
+             templates: bool = True, fact_paths: bool = True) -> _Collector:
+    col = _Collector(root=root, fact_paths=fact_paths)
     for path, in_dir in expand(paths, col.errors):
-        _load_file(path, col, skip_foreign and in_dir, templates)
+        _load_file(path, col, skip_foreign and in_dir, templates, in_dir=in_dir)
     return col
 
 
 def load_paths(paths: Sequence[Path], root: Path | None = None, *,
-               skip_foreign: bool = False, check_templates: bool = True) -> PolicySet:
+               skip_foreign: bool = False, check_templates: bool = True,
+               check_fact_paths: bool = True) -> PolicySet:
     """Policies, waivers and policy tests of the given files and directories.
 
     Every YAML document must be one of the three kinds, except with ``skip_foreign``
@@ -325,18 +354,21 @@ def load_paths(paths: Sequence[Path], root: Path | None = None, *,
     is skipped. With ``check_templates`` (the default) Jinja2 syntax errors in values are
     load errors too; that imports jinja2 when a value holds a template, which ``validate``
     (a pre-commit hook) must not pay for, so it passes False and such errors surface in
-    ``check``. Raises :class:`InputErrors` with every problem of every file.
+    ``check``. With ``check_fact_paths`` (the default) a fact path the fact table does not
+    know is an error (:mod:`factpaths`); ``check --diff-base`` turns it off for the merge
+    base. Raises :class:`InputErrors` with every problem of every file.
     """
-    col = _collect(paths, root, skip_foreign, check_templates)
+    col = _collect(paths, root, skip_foreign, check_templates, check_fact_paths)
     if col.errors:
         raise InputErrors(col.errors)
     return PolicySet(tuple(col.policies), tuple(col.waivers), tuple(col.tests))
 
 
 def load_waivers(paths: Sequence[Path], root: Path | None = None, *,
-                 check_templates: bool = True) -> tuple[LoadedWaiver, ...]:
+                 check_templates: bool = True,
+                 check_fact_paths: bool = True) -> tuple[LoadedWaiver, ...]:
     """Waiver files (``--waivers``): any other kind of document in them is an error."""
-    col = _collect(paths, root, templates=check_templates)
+    col = _collect(paths, root, templates=check_templates, fact_paths=check_fact_paths)
     others: list[tuple[str, LoadedPolicy | LoadedTest]] = [
         *(("Policy", p) for p in col.policies), *(("PolicyTest", t) for t in col.tests)]
     for kind, item in others:

@@ -18,7 +18,14 @@ from pydantic_core import PydanticCustomError
 
 from mlflow_policy.core import Location, VaultedValue
 from mlflow_policy.errors import InputError
-from mlflow_policy.policy.fields import FACT_PATH_PATTERN, NAME_PATTERN, RULE_GLOB_PATTERN, Null
+from mlflow_policy.policy.fields import (
+    DATA_NAME_PATTERN,
+    FACT_GLOB_PATTERN,
+    FACT_PATH_PATTERN,
+    NAME_PATTERN,
+    RULE_GLOB_PATTERN,
+    Null,
+)
 from mlflow_policy.policy.models import Condition
 from mlflow_policy.yamlio import LocDict, LocList
 
@@ -26,6 +33,9 @@ _PATTERNS = {
     NAME_PATTERN: "a name of lower-case letters, digits and '-' (e.g. mlflow-baseline)",
     FACT_PATH_PATTERN: "a dotted fact path (e.g. env.MLFLOW_TRACKING_URI)",
     RULE_GLOB_PATTERN: "a full rule id or glob (e.g. mlflow-baseline/tracking-uri-https)",
+    FACT_GLOB_PATTERN: "a dotted fact path (e.g. env.MLFLOW_TRACKING_URI, or with a glob as "
+                       "its last segment, vars.*password*)",
+    DATA_NAME_PATTERN: "a name of letters, digits and '_' (templates read it as data.<name>)",
 }
 
 

@@ -32,6 +32,8 @@ from pydantic_core import PydanticCustomError, core_schema
 from mlflow_policy.core import Unsafe, VaultedValue
 from mlflow_policy.policy.fields import (
     API_VERSION,
+    DataName,
+    FactGlob,
     FactPath,
     Name,
     NonBlank,
@@ -203,6 +205,10 @@ class Condition(_Strict):
 
 
 Conditions = Annotated[dict[FactPath, Condition], Field(min_length=1)]
+# assert: a key's last segment may be a glob over the keys of vars / env (every matching fact
+# is checked on its own); where only vars.* and env.* may be globbed is a load check
+# (factpaths), so that the error can say which mappings are open.
+AssertConditions = Annotated[dict[FactGlob, Condition], Field(min_length=1)]
 
 
 # --------------------------------------------------------------------------- selectors
@@ -239,7 +245,18 @@ class UniqueSpec(_Strict):
 
 class PeerTarget(_Strict):
     match: Selector
-    key: FactPath
+    # One fact path or several (a server known under several aliases); each fact may hold
+    # one address or a list of them.
+    key: FactPath | Annotated[list[FactPath], Field(min_length=1)]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self.key) if isinstance(self.key, list) else (self.key,)
+
+    @property
+    def key_text(self) -> str:
+        """``server.url``, or ``server.url or vars.mlflow_aliases`` for messages."""
+        return " or ".join(self.keys)
 
 
 class PeerSpec(_Strict):
@@ -273,7 +290,7 @@ class Rule(_Strict):
     match: Selector | None = None
     exclude: Selector | None = None
     remediation: Remediation | None = None
-    assert_: Conditions | None = Field(default=None, alias="assert")
+    assert_: AssertConditions | None = Field(default=None, alias="assert")
     consistent: ConsistentSpec | None = None
     unique: UniqueSpec | None = None
     peer: PeerSpec | None = None
@@ -313,7 +330,27 @@ class Metadata(_Strict):
 class PolicySpec(_Strict):
     severity: Severity = "error"
     match: Selector | None = None
+    # Policy-level values (maps, lists, scalars) that the templates of its rules read as
+    # `data.<name>`: `equals: "{{ data.tracking_uris[vars.team] }}"`. Literal: never
+    # rendered themselves.
+    data: dict[DataName, Any] | None = None
     rules: Annotated[list[Rule], Field(min_length=1)]
+
+    @field_validator("data")
+    @classmethod
+    def _plain_data(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        # A policy is public (reports quote rendered values): no vaulted secrets in it.
+        stack: list[tuple[tuple[Any, ...], Any]] = [((k,), v) for k, v in (value or {}).items()]
+        while stack:
+            at, node = stack.pop()
+            if isinstance(node, VaultedValue):
+                raise PydanticCustomError(
+                    "data_vaulted", "spec.data cannot hold a vaulted value", {"at": at})
+            if isinstance(node, dict):
+                stack.extend(((*at, k), v) for k, v in node.items())
+            elif isinstance(node, list):
+                stack.extend(((*at, i), v) for i, v in enumerate(node))
+        return value
 
     @model_validator(mode="after")
     def _unique_ids(self) -> PolicySpec:

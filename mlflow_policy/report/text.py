@@ -18,6 +18,25 @@ NO_HOST = "(no host)"
 NO_INVENTORY = "(run)"
 
 
+# What the summary line's words mean: `check --help` prints it, the README repeats it.
+SUMMARY_HELP = """\
+the summary line:
+  mlflow-policy: 2 errors, 1 warning, 0 info; 1 waived; 31 skipped; 16 hosts; 28 rules;
+  1 unmatched: FAILED (--fail-on error)
+
+  errors, warnings, info  unwaived findings by severity (--fail-on decides the verdict)
+  waived     findings a Waiver covers: listed (-q hides them), never fail the run
+  skipped    (rule, host) pairs the run could not decide, neither violation nor pass: the
+             rule needs a fact this mode cannot know (db.*, http.*, clock.* are observed
+             only: a live run reads them) or the plaintext of a vault-encrypted value
+  hosts, rules  hosts read from the inventories; rules evaluated (after --rule/--skip-rule)
+  unmatched  rules whose match selected no host (-v lists them): often a typo in match
+  (run)      the heading of findings about the run itself rather than a host (a waiver
+             that expired or matched nothing, an internal error)
+  with --diff-base the line starts "N new, N fixed since REF (merge base)": only the new
+  findings are listed and can fail the run"""
+
+
 def _paint(text: str, style: str, on: bool) -> str:
     return f"\x1b[{_COLORS[style]}m{text}\x1b[0m" if on else text
 

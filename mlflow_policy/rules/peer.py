@@ -44,6 +44,22 @@ def normalise_url(value: Any) -> str | None:
     return urlunsplit((scheme, netloc, parts.path.rstrip("/"), parts.query, parts.fragment))
 
 
+def _addresses(target: HostFacts, keys: Sequence[str]) -> list[str]:
+    """Every normalised address the target is known under: each key fact may hold one
+    address or a list of them (aliases); a target is indexed once per distinct address."""
+    out: list[str] = []
+    for key in keys:
+        got = lookup(target, key)
+        if not got.present:
+            continue
+        values = got.value if isinstance(got.value, list) else [got.value]
+        for value in values:
+            url = normalise_url(value)
+            if url is not None and url not in out:
+                out.append(url)
+    return out
+
+
 def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> RuleOutcome:
     from mlflow_policy.policy.conditions import check
     from mlflow_policy.policy.selectors import selects
@@ -55,9 +71,7 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> 
     for target in ctx.all_hosts:
         if not selects(spec.target.match, target, ctx.memo):
             continue
-        got = lookup(target, spec.target.key)
-        url = normalise_url(got.value) if got.present else None
-        if url is not None:
+        for url in _addresses(target, spec.target.keys):
             index.setdefault(url, []).append(target)
     for host in hosts:
         via = lookup(host, spec.via)
@@ -73,12 +87,12 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> 
             if spec.unresolved != "ignore":
                 out.findings.append(finding(
                     rule, host, spec.via, actual=via.value, severity=spec.unresolved,
-                    expected=f"the {spec.target.key} of a target host",
+                    expected=f"the {spec.target.key_text} of a target host",
                     message=(f"{spec.via} is {quote(via.value)}, which is the "
-                             f"{spec.target.key} of no target host"),
+                             f"{spec.target.key_text} of no target host"),
                 ))
             continue
-        extra = {"peer": peer.facts}
+        extra = {**rule.template_context, "peer": peer.facts}
         for path, cond in spec.assert_.items():
             on_peer = path.startswith(PEER_PREFIX)
             subject = peer if on_peer else host
