@@ -11,6 +11,7 @@ import pytest
 from mlflow_policy.errors import InputError, InputErrors
 from mlflow_policy.inventory import resolve_inventory
 from tests.oracle import require_ansible
+from tests.support import REFERENCE
 
 
 def _errors(path: Path, root: Path) -> list[InputError]:
@@ -139,10 +140,7 @@ def test_vault_password_file_must_exist(tmp_path: Path) -> None:
 def test_wrong_vault_password_names_the_file(tmp_path: Path) -> None:
     from mlflow_policy.inventory import VaultSecrets
 
-    real = (Path(__file__).parents[1] / ".." / "shared" / "reference" / "real-inventories"
-            / "AlanCoding__Ansible-inventory-file-examples__vault")
-    if not real.is_dir() and os.environ.get("MLFLOW_POLICY_REQUIRE_ALL") != "1":
-        pytest.skip("reference inventories not present")
+    real = REFERENCE / "real-inventories" / "AlanCoding__Ansible-inventory-file-examples__vault"
     require_ansible()
     wrong = tmp_path / "pw"
     wrong.write_text("not-the-password")
