@@ -38,6 +38,7 @@ CASES = [
     ("rust-lang__simpleinfra__envs-prod", ".", [], None),
 ]
 
+
 @pytest.fixture
 def in_dir() -> Iterator[None]:
     cwd = Path.cwd()
