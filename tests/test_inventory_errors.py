@@ -53,6 +53,10 @@ def _one(path: Path, root: Path) -> InputError:
         ("huge_range", "[g]\nweb[1:999999999]\n", 2, "more than"),
         ("deep.yml", "g:\n  vars:\n    x: " + "[" * 3000 + "]" * 3000 + "\n", None, "nesting"),
         ("dup.json", '{\n "g": {},\n "g": {}\n}\n', 3, "duplicate key"),
+        ("dup_unsafe.yml", "g:\n  vars:\n    x: !unsafe\n      a: 1\n      a: 2\n", 5,
+         "duplicate key 'a'"),
+        ("dup_unsafe_flow.yml", "g:\n  vars:\n    x: !unsafe [{a: 1, b: 2, a: 3}]\n", 3,
+         "duplicate key 'a'"),
     ],
 )
 def test_bad_inventory_file_names_file_and_line(
