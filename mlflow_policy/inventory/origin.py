@@ -272,15 +272,16 @@ class Origins:
             with contextlib.suppress(tomllib.TOMLDecodeError):
                 _index_toml(tomllib.loads(text), doc)
             return doc
+        if is_vars_file:  # its key paths start at the variable: only the format is needed
+            return _Doc("json" if _is_json(text) else "yaml", encrypted)
         data: Any = None
         try:
             data = loads_data(text, display)
         except InputError:
             data = None
-        if is_vars_file or (isinstance(data, Mapping) and data):
+        if isinstance(data, Mapping) and data:
             doc = _Doc("json" if _is_json(text) else "yaml", encrypted)
-            if not is_vars_file:
-                _index_yaml(data, doc)
+            _index_yaml(data, doc)
             return doc
         doc = _Doc("ini", encrypted)
         doc.lines = text.splitlines()
