@@ -8,10 +8,12 @@ are what precedence says."""
 from __future__ import annotations
 
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
+import ruamel.yaml.error
 from ruamel.yaml import YAML
 
 from mlflow_policy.core import Unsafe, VaultedValue
@@ -87,7 +89,10 @@ def _load(origin: Origin) -> Any:
         else:
             yaml = YAML(typ="rt")
             yaml.version = (1, 1)  # Ansible reads YAML 1.1 (0o17 is text, yes is true)
-            doc = yaml.load(text)
+            with warnings.catch_warnings():
+                # ruamel warns that 1e3 is text in YAML 1.1: so do Ansible and we
+                warnings.simplefilter("ignore", ruamel.yaml.error.MantissaNoDotYAML1_1Warning)
+                doc = yaml.load(text)
         _DOCS[origin.file] = doc
     return doc
 
