@@ -30,7 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "facts": ("mlflow_policy.commands.facts", "print hosts' fact documents with provenance"),
     "test": ("mlflow_policy.commands.test", "run PolicyTest documents; report rule coverage"),
     "validate": ("mlflow_policy.commands.validate", "schema-check policy, waiver and test files"),
-    "schema": ("mlflow_policy.commands.schema", "print the JSON Schema of policy files"),
+    "schema": ("mlflow_policy.commands.schema",
+               "print the JSON Schema of policy files (--config: of the run configuration)"),
     "init": ("mlflow_policy.commands.init", "scaffold a configuration repository"),
 }
 

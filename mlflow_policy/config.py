@@ -16,7 +16,9 @@ roles:                           # role fact when the role hostvar is unset: fir
   client: [mlflow_clients]
 drift: [mlflow.version, env, server]
 ```
-Unknown keys are errors with file:line, as everywhere else.
+Unknown keys are errors with file:line, as everywhere else; ``facts:`` keys and ``drift:``
+entries must be fact paths of the fact table (``facts/table.py``). The model and its JSON
+Schema (``mlflow-policy schema --config``) are in :mod:`mlflow_policy.configmodel`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from mlflow_policy import yamlio
-from mlflow_policy.errors import InputError, InputErrors
+from mlflow_policy.errors import InputError
 from mlflow_policy.facts import table as _table
 
 CONFIG_FILE = ".mlflow-policy.yaml"
@@ -37,9 +39,6 @@ FAIL_ON = ("error", "warning", "info", "never")
 # facts.md: fact path -> the hostvar static mode reads it from (from the one fact table).
 DEFAULT_FACT_MAPPING: dict[str, str] = dict(_table.DEFAULT_FACT_MAPPING)
 DEFAULT_DRIFT = ("mlflow.version", "env", "server")
-
-_KEYS = {"policies", "inventories", "waivers", "fail_on", "playbook_dir", "facts", "roles",
-         "drift"}
 
 
 @dataclass(frozen=True)
@@ -68,102 +67,35 @@ class RunConfig:
         return tuple(sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")))
 
 
-class _Checker:
-    """Validates the raw config mapping, collecting every error with its location."""
+def _paths(base: Path, raw: str | list[str] | None) -> tuple[Path, ...] | None:
+    if raw is None:
+        return None
+    return tuple(base / p for p in ([raw] if isinstance(raw, str) else raw))
 
-    def __init__(self, display: str, base: Path, data: Mapping[Any, Any], line: int | None):
-        self.display = display
-        self.base = base
-        self.data = data
-        self.line = line
-        self.errors: list[InputError] = []
 
-    def _where(self, key: Any, container: Mapping[Any, Any] | None = None) -> tuple[int | None,
-                                                                                    int | None]:
-        holder = self.data if container is None else container
-        locs = getattr(holder, "locs", None)
-        if locs is not None and key in locs:
-            return locs[key].line, locs[key].column
-        return self.line, None
+def _build(display: str, base: Path, data: Mapping[Any, Any], line: int | None) -> RunConfig:
+    """Validate a config mapping (every error located; see configmodel) into a RunConfig."""
+    from mlflow_policy.configmodel import validate
 
-    def error(self, message: str, key: Any, container: Mapping[Any, Any] | None = None) -> None:
-        line, col = self._where(key, container)
-        self.errors.append(InputError(message, self.display, line, col))
-
-    def paths(self, key: str) -> tuple[Path, ...] | None:
-        raw = self.data.get(key)
-        if raw is None:
-            return None
-        items = [raw] if isinstance(raw, str) else raw
-        if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
-            self.error(f"'{key}' must be a path or a list of paths", key)
-            return None
-        return tuple(self.base / i for i in items)
-
-    def string_map(self, raw: Any, key: str, container: Mapping[Any, Any]) -> dict[str, str]:
-        if not isinstance(raw, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) and v for k, v in raw.items()
-        ):
-            self.error(f"'{key}' must map fact paths to hostvar names", key, container)
-            return {}
-        return dict(raw)
-
-    def build(self) -> RunConfig:
-        for key in self.data:
-            if key not in _KEYS:
-                self.error(f"unknown key '{key}' (allowed: {', '.join(sorted(_KEYS))})", key)
-        kwargs: dict[str, Any] = {"source": self.display}
-        for key in ("policies", "inventories", "waivers"):
-            value = self.paths(key)
-            if value is not None:
-                kwargs[key] = value
-        fail_on = self.data.get("fail_on", "error")
-        if fail_on not in FAIL_ON:
-            self.error(f"'fail_on' must be one of {', '.join(FAIL_ON)}, not {fail_on!r}",
-                       "fail_on")
-        else:
-            kwargs["fail_on"] = fail_on
-        playbook = self.data.get("playbook_dir")
-        if playbook is not None:
-            if isinstance(playbook, str) and playbook:
-                kwargs["playbook_dir"] = self.base / playbook
-            else:
-                self.error("'playbook_dir' must be a path", "playbook_dir")
-        facts = self.data.get("facts")
-        if facts is not None:
-            if not isinstance(facts, Mapping):
-                self.error("'facts' must be a mapping of fact paths to hostvar names", "facts")
-            else:
-                per_inv = facts.get("inventories", {})
-                flat = {k: v for k, v in facts.items() if k != "inventories"}
-                kwargs["fact_mapping"] = {
-                    **DEFAULT_FACT_MAPPING, **self.string_map(flat, "facts", self.data)}
-                if not isinstance(per_inv, Mapping):
-                    self.error("'facts.inventories' must map inventory names to mappings",
-                               "inventories", facts)
-                else:
-                    kwargs["inventory_fact_mapping"] = {
-                        str(name): self.string_map(m, str(name), per_inv)
-                        for name, m in per_inv.items()
-                    }
-        roles = self.data.get("roles")
-        if roles is not None:
-            if not isinstance(roles, Mapping) or not all(
-                isinstance(g, list) and all(isinstance(x, str) for x in g)
-                for g in roles.values()
-            ):
-                self.error("'roles' must map each role to a list of group names", "roles")
-            else:
-                kwargs["roles"] = tuple((str(r), tuple(g)) for r, g in roles.items())
-        drift = self.data.get("drift")
-        if drift is not None:
-            if not isinstance(drift, list) or not all(isinstance(d, str) for d in drift):
-                self.error("'drift' must be a list of fact paths", "drift")
-            else:
-                kwargs["drift"] = tuple(drift)
-        if self.errors:
-            raise InputErrors(self.errors)
-        return RunConfig(**kwargs)
+    model = validate(data, display, line)
+    kwargs: dict[str, Any] = {"source": display}
+    for key in ("policies", "inventories", "waivers"):
+        value = _paths(base, getattr(model, key))
+        if value is not None:
+            kwargs[key] = value
+    if model.fail_on is not None:
+        kwargs["fail_on"] = model.fail_on
+    if model.playbook_dir is not None:
+        kwargs["playbook_dir"] = base / model.playbook_dir
+    if model.facts is not None:
+        kwargs["fact_mapping"] = {**DEFAULT_FACT_MAPPING, **model.facts.mapping}
+        kwargs["inventory_fact_mapping"] = {
+            name: dict(m) for name, m in model.facts.inventories.items()}
+    if model.roles is not None:
+        kwargs["roles"] = tuple((r, tuple(g)) for r, g in model.roles.items())
+    if model.drift is not None:
+        kwargs["drift"] = tuple(model.drift)
+    return RunConfig(**kwargs)
 
 
 def _display(path: Path, root: Path) -> str:
@@ -199,11 +131,11 @@ def load_config(explicit: Path | None = None, root: Path | None = None) -> RunCo
                 raise InputError("no [tool.mlflow-policy] table", display)
             line = next((n for n, s in enumerate(text.splitlines(), 1)
                          if s.strip() == "[tool.mlflow-policy]"), None)
-            return _Checker(display, path.parent, section, line).build()
+            return _build(display, path.parent, section, line)
         data = yamlio.load_file(path, display)
         if data is None:
             return RunConfig(source=display)
         if not isinstance(data, Mapping):
             raise InputError("the config must be a YAML mapping", display, 1)
-        return _Checker(display, path.parent, data, None).build()
+        return _build(display, path.parent, data, None)
     return RunConfig()

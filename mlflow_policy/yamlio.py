@@ -16,6 +16,7 @@ libyaml's parser and composer do the heavy lifting (``CSafeLoader``) when availa
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -193,9 +194,29 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
     def construct_unsafe(self, node: yaml.Node) -> Any:
         if isinstance(node, yaml.ScalarNode):
             return Unsafe(node.value)
-        if isinstance(node, yaml.SequenceNode):
-            return self.construct_sequence(node, deep=True)
-        return self.construct_mapping(node, deep=True)
+        # A collection is read as if untagged (so duplicate keys are errors and locations
+        # are kept), then every string in it is unsafe, as Ansible's constructor marks
+        # everything under the tag untrusted. A copy of the node, as Ansible does, so that
+        # constructing it again is not taken for a recursive alias.
+        untagged = copy.copy(node)
+        untagged.tag = _SEQ if isinstance(node, yaml.SequenceNode) else _MAP
+        return _unsafe(self.construct_object(untagged, deep=True))
+
+
+def _unsafe(value: Any) -> Any:
+    """``value`` with every string in it unsafe; containers are copied (an alias may share
+    them with a part of the document outside the tag), keeping their locations."""
+    if isinstance(value, str):
+        return value if isinstance(value, Unsafe) else Unsafe(value)
+    if isinstance(value, LocDict):
+        out = LocDict({k: _unsafe(v) for k, v in value.items()})
+        out.loc, out.locs = value.loc, dict(value.locs)
+        return out
+    if isinstance(value, LocList):
+        items = LocList([_unsafe(v) for v in value])
+        items.loc, items.locs = value.loc, list(value.locs)
+        return items
+    return value
 
 
 _STR = "tag:yaml.org,2002:str"

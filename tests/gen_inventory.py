@@ -42,7 +42,15 @@ class IniRaw:
     text: str
 
 
-Value: TypeAlias = Raw | BlockScalar | IniRaw | dict[str, "Value"] | list["Value"]
+@dataclass(frozen=True)
+class UnsafeCollection:
+    """A mapping or list tagged ``!unsafe``: everything under it is literal text."""
+
+    value: dict[str, Value] | list[Value]
+
+
+Value: TypeAlias = (Raw | BlockScalar | IniRaw | UnsafeCollection | dict[str, "Value"]
+                    | list["Value"])
 
 # A real ansible-vault ciphertext (password "bench-vault-pass", plaintext
 # "not-a-real-secret"), so both readers see a genuine `!vault` block.
@@ -143,6 +151,11 @@ def _yaml_value_lines(value: Value, indent: int) -> tuple[str, list[str]]:
         return head, [pad + line if line else "" for line in value.lines]
     if isinstance(value, IniRaw):
         raise TypeError("INI value in a YAML document")
+    if isinstance(value, UnsafeCollection):
+        if not value.value:
+            return (" !unsafe {}" if isinstance(value.value, dict) else " !unsafe []"), []
+        head, rest = _yaml_value_lines(value.value, indent)
+        return " !unsafe" + head, rest
     if isinstance(value, dict):
         if not value:
             return " {}", []

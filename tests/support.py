@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO.parent / "shared" / "reference"
+# reference data vendored into the repository, with its sources and licences (README there)
+REFERENCE = REPO / "tests" / "reference"
 REQUIRE_ALL = os.environ.get("MLFLOW_POLICY_REQUIRE_ALL") == "1"
 
 

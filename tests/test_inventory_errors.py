@@ -11,6 +11,7 @@ import pytest
 from mlflow_policy.errors import InputError, InputErrors
 from mlflow_policy.inventory import resolve_inventory
 from tests.oracle import require_ansible
+from tests.support import REFERENCE
 
 
 def _errors(path: Path, root: Path) -> list[InputError]:
@@ -52,6 +53,10 @@ def _one(path: Path, root: Path) -> InputError:
         ("huge_range", "[g]\nweb[1:999999999]\n", 2, "more than"),
         ("deep.yml", "g:\n  vars:\n    x: " + "[" * 3000 + "]" * 3000 + "\n", None, "nesting"),
         ("dup.json", '{\n "g": {},\n "g": {}\n}\n', 3, "duplicate key"),
+        ("dup_unsafe.yml", "g:\n  vars:\n    x: !unsafe\n      a: 1\n      a: 2\n", 5,
+         "duplicate key 'a'"),
+        ("dup_unsafe_flow.yml", "g:\n  vars:\n    x: !unsafe [{a: 1, b: 2, a: 3}]\n", 3,
+         "duplicate key 'a'"),
     ],
 )
 def test_bad_inventory_file_names_file_and_line(
@@ -139,10 +144,7 @@ def test_vault_password_file_must_exist(tmp_path: Path) -> None:
 def test_wrong_vault_password_names_the_file(tmp_path: Path) -> None:
     from mlflow_policy.inventory import VaultSecrets
 
-    real = (Path(__file__).parents[1] / ".." / "shared" / "reference" / "real-inventories"
-            / "AlanCoding__Ansible-inventory-file-examples__vault")
-    if not real.is_dir() and os.environ.get("MLFLOW_POLICY_REQUIRE_ALL") != "1":
-        pytest.skip("reference inventories not present")
+    real = REFERENCE / "real-inventories" / "AlanCoding__Ansible-inventory-file-examples__vault"
     require_ansible()
     wrong = tmp_path / "pw"
     wrong.write_text("not-the-password")

@@ -31,6 +31,7 @@ from tests.gen_inventory import (
     IniRaw,
     Inventory,
     Raw,
+    UnsafeCollection,
     Value,
     VarsFile,
     expand_pattern,
@@ -118,12 +119,16 @@ json_leaf = st.sampled_from(JSON_SCALARS).map(Raw)
 
 
 def nested(leaf: st.SearchStrategy[Value]) -> st.SearchStrategy[Value]:
-    return st.recursive(
-        leaf,
-        lambda inner: st.lists(inner, max_size=3)
-        | st.dictionaries(st.sampled_from(KEYS), inner, max_size=3),
-        max_leaves=5,
-    )
+    def collections(inner: st.SearchStrategy[Value]) -> st.SearchStrategy[Value]:
+        plain = (st.lists(inner, max_size=3)
+                 | st.dictionaries(st.sampled_from(KEYS), inner, max_size=3))
+        if leaf is json_leaf:
+            return plain
+        # YAML: a collection may be tagged !unsafe (its strings, templates included, stay
+        # literal text; numbers stay numbers)
+        return plain | plain.map(UnsafeCollection)  # type: ignore[arg-type]
+
+    return st.recursive(leaf, collections, max_leaves=5)
 
 
 def var_maps(

@@ -1,4 +1,4 @@
-"""Every real public inventory of ``shared/reference/real-inventories`` (see its
+"""Every real public inventory of ``tests/reference/real-inventories`` (see its
 SOURCES.md), resolved by us and by ``ansible-inventory --list`` run from the folder with
 the listed ``-i`` argument: hostvars and group membership must be identical."""
 
@@ -13,8 +13,9 @@ import pytest
 
 from mlflow_policy.inventory import ResolvedInventory, VaultSecrets, resolve_inventory
 from tests import oracle
+from tests.support import REFERENCE
 
-REAL = Path(__file__).parents[1] / ".." / "shared" / "reference" / "real-inventories"
+REAL = REFERENCE / "real-inventories"
 
 # (folder, -i argument, extra ansible-inventory args, our playbook_dir)
 CASES = [
@@ -36,10 +37,6 @@ CASES = [
      "tests/ansible-groupvars-examples/example4/inventory", [], None),
     ("rust-lang__simpleinfra__envs-prod", ".", [], None),
 ]
-
-pytestmark = pytest.mark.skipif(
-    not REAL.is_dir() and os.environ.get("MLFLOW_POLICY_REQUIRE_ALL") != "1",
-    reason="shared/reference/real-inventories is not next to the repository")
 
 
 @pytest.fixture

@@ -196,4 +196,7 @@ def resolve(path: Path, *, name: str | None, playbook_dir: Path | None,
         g.name: GroupInfo(g.name, tuple(g.hosts), tuple(g.children), g.depth, g.priority)
         for g in inv.groups.values()
     }
-    return ResolvedInventory(ctx.name, path, hosts, groups, ctx.diagnostics)
+    from mlflow_policy.inventory.origin import Origins
+
+    return ResolvedInventory(ctx.name, path, hosts, groups, ctx.diagnostics,
+                             Origins(resolver, hosts))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlflow_policy.core import Diagnostic, Location
+
+if TYPE_CHECKING:
+    from mlflow_policy.inventory.origin import Origins
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +46,5 @@ class ResolvedInventory:
     hosts: dict[str, ResolvedHost]
     groups: dict[str, GroupInfo]
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # where each host's values are written, for editors (computed on demand; see origin.py)
+    origins: Origins | None = field(default=None, compare=False, repr=False)

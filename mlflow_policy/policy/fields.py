@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from mlflow_policy.policy.templating import is_template
@@ -34,6 +34,41 @@ RULE_GLOB_PATTERN = r"^[A-Za-z0-9*?\[\]!/_.-]+$"
 
 Name = Annotated[str, StringConstraints(strict=True, pattern=NAME_PATTERN, max_length=100)]
 FactPath = Annotated[str, StringConstraints(strict=True, pattern=FACT_PATH_PATTERN)]
+
+
+def check_writable(path: str) -> str:
+    """A ``remediation.set`` path must be a fact remediation can write into the inventory:
+    a declared fact of the fact table (``facts/table.py``) or a hostvar (``vars.NAME``),
+    not one only a live run observes (``db.revision``) nor one naming the host itself."""
+    from mlflow_policy.facts.table import FACTS, fact_for
+
+    fact = fact_for(path)
+    if fact is not None and fact.path == "vars" and path != "vars":
+        return path  # vars.NAME writes the hostvar NAME
+    if fact is None:
+        import difflib
+
+        close = difflib.get_close_matches(
+            path, [f.path for f in FACTS if f.modes in ("both", "declared")], n=1, cutoff=0.6)
+        raise PydanticCustomError(
+            "set_unknown_fact",
+            "{path} is not a fact{hint}; remediation sets declared facts or vars.<hostvar>",
+            {"path": repr(path), "hint": f" (did you mean {close[0]!r}?)" if close else ""})
+    if fact.modes == "observed":
+        raise PydanticCustomError(
+            "set_observed_fact",
+            "{path} is observed only (a live run reads it from the host); remediation sets "
+            "declared facts, which the inventory holds", {"path": repr(path)})
+    if fact.modes == "identity":
+        raise PydanticCustomError(
+            "set_identity_fact",
+            "{path} is an identity fact (host, inventory, groups, role, all of vars); "
+            "remediation cannot set it", {"path": repr(path)})
+    return path
+
+
+# a fact path remediation may write (see check_writable)
+WritableFactPath = Annotated[FactPath, AfterValidator(check_writable)]
 Text = Annotated[str, StringConstraints(strict=True, min_length=1)]
 NonBlank = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1)]
 RuleGlob = Annotated[str, StringConstraints(strict=True, pattern=RULE_GLOB_PATTERN)]

@@ -41,6 +41,7 @@ from mlflow_policy.policy.fields import (
     Severity,
     Text,
     TypeName,
+    WritableFactPath,
     _Strict,
     check_regex,
     check_specifier,
@@ -226,7 +227,7 @@ class Selector(_Strict):
 
 class Remediation(_Strict):
     hint: Text | None = None
-    set: Annotated[dict[FactPath, Any], Field(min_length=1)] | None = None
+    set: Annotated[dict[WritableFactPath, Any], Field(min_length=1)] | None = None
 
 
 # --------------------------------------------------------------------------- rule kinds
