@@ -61,7 +61,8 @@ __all__ = [
 OPERATORS: tuple[str, ...] = (
     "required", "forbidden", "type", "equals", "not_equals", "one_of", "not_one_of",
     "matches", "not_matches", "prefix", "suffix", "version", "pinned", "scheme",
-    "not_scheme", "min", "max", "contains", "empty", "vaulted", "all_of", "any_of", "not",
+    "not_scheme", "min", "max", "contains", "empty", "vaulted", "not_vulnerable", "all_of",
+    "any_of", "not",
 )
 
 Bound = StrictInt | StrictFloat | StrictStr
@@ -94,6 +95,8 @@ class Condition(_Strict):
     contains: Any = None
     empty: StrictBool | None = None
     vaulted: StrictBool | None = None
+    # an MLflow version no catalogued advisory of that scope affects (catalogue/advisories)
+    not_vulnerable: Literal["server", "client"] | None = None
     all_of: Annotated[list[Condition], Field(min_length=1)] | None = None
     any_of: Annotated[list[Condition], Field(min_length=1)] | None = None
     not_: Condition | None = Field(default=None, alias="not")
