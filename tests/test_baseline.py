@@ -159,8 +159,13 @@ def test_env_vars_named_by_the_pack_exist_in_the_catalogue() -> None:
 
     names = {p.split(".", 1)[1] for r in RULES for p in fact_paths(r) if p.startswith("env.")}
     outside = {n for n in names if n not in catalogue.env_vars()}
-    # Not MLflow's: boto3's secret key and the OpenTelemetry SDK's endpoint.
-    assert outside == {"AWS_SECRET_ACCESS_KEY", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}
+    # Not MLflow's: credentials of the cloud SDKs MLflow's artifact stores use (boto3,
+    # azure-storage, databricks-sdk) and the OpenTelemetry SDK's exporter settings.
+    assert outside == {
+        "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORAGE_ACCESS_KEY",
+        "AZURE_STORAGE_CONNECTION_STRING", "DATABRICKS_TOKEN",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL"}
     assert len(names) >= 10
 
 

@@ -273,6 +273,8 @@ class Rule(_Strict):
     title: Text | None = None
     description: Text | None = None
     severity: Severity | None = None
+    # where the failure is documented: docs / issue / advisory URLs (explain, README, SARIF)
+    references: Annotated[list[NonBlank], Field(min_length=1)] | None = None
     match: Selector | None = None
     exclude: Selector | None = None
     remediation: Remediation | None = None
