@@ -69,6 +69,8 @@ def test_every_rule_is_documented_for_an_operator(rule: object) -> None:
     assert len(r.description.split()) >= 15  # the failure it prevents, not a restatement
     assert r.remediation is not None
     assert r.remediation.hint or r.remediation.set
+    assert r.references, "where the failure is documented (explain, README)"
+    assert all(ref.startswith("https://") for ref in r.references)
 
 
 def test_live_only_rules_are_skipped_in_static_mode(capsys: pytest.CaptureFixture[str]) -> None:
