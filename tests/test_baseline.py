@@ -117,6 +117,13 @@ def test_prod_example_findings_are_the_documented_drift(
         ("backend-transactional", "mlflow-tracking-risk-1"),
         ("artifact-root-remote", "mlflow-tracking-risk-1"),
         ("credentials-vaulted", "trainer-risk-01"),
+        ("server-allowed-hosts", "mlflow-tracking-1"),
+        ("server-allowed-hosts", "mlflow-tracking-2"),
+        ("auth-db-networked", "mlflow-tracking-1"),
+        ("kek-passphrase-per-backend", "mlflow-tracking-2"),
+        ("db-connections-fit", "mlflow-tracking-1"),
+        ("otel-endpoint", "mlflow-tracking-1"),
+        ("webhook-key-set", "mlflow-tracking-risk-1"),
     }
     assert documented <= got
     assert {inv for f in findings if f["rule"].startswith("mlflow-baseline/")
