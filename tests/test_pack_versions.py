@@ -100,3 +100,18 @@ def test_a_variable_too_new_for_the_host_is_reported_once(tmp_path: object) -> N
     legacy = [(f["rule"], f.get("fact")) for f in json.loads(out.read_text())["findings"]
               if f["host"] == "sec-legacy" and f.get("fact") == "env.MLFLOW_SERVER_ALLOWED_HOSTS"]
     assert legacy == [("mlflow-policy/unknown-mlflow-env", "env.MLFLOW_SERVER_ALLOWED_HOSTS")]
+
+
+def test_wheel_claims_name_rules_of_the_pack() -> None:
+    """tools/verify_pack_evidence.py (run against the wheels by hand, it needs PyPI) names
+    the rules each checked claim supports: they must exist."""
+    spec = importlib.util.spec_from_file_location(
+        "verify_pack_evidence", REPO / "tools" / "verify_pack_evidence.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["verify_pack_evidence"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    named = {rid for claim in module.CLAIMS for rid in claim.rules.split()}
+    assert named <= {r.rule.id for r in RULES}
+    assert len(named) >= 20

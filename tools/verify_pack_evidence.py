@@ -24,11 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate_catalogue import DEFAULT_CACHE, fetch
 
 SKINNY, FULL = "mlflow-skinny", "mlflow"
+AUTH_DB = "auth-db-networked auth-db-per-backend"
+KEK = "kek-passphrase-set kek-passphrase-per-backend"
 
 
 @dataclass(frozen=True)
 class Claim:
-    rules: str  # the pack rules relying on it
+    rules: str  # the pack rules relying on it (space-separated ids)
     package: str
     version: str
     file: str  # path inside the wheel (a suffix is enough for dist-info files)
@@ -73,33 +75,39 @@ CLAIMS: tuple[Claim, ...] = (
           r"^admin_password =", present=False),
     Claim("basic-auth-admin-password", SKINNY, "3.16.1", "mlflow/environment_variables.py",
           r"MLFLOW_AUTH_ADMIN_PASSWORD = "),
-    Claim("auth-db-shared", SKINNY, "3.17.2", "mlflow/server/auth/basic_auth.ini",
+    Claim(AUTH_DB, SKINNY, "3.17.2", "mlflow/server/auth/basic_auth.ini",
           r"^database_uri = sqlite:///basic_auth\.db"),
+    Claim("graphql-auth-on", SKINNY, "3.17.2", "mlflow/environment_variables.py",
+          r'"MLFLOW_SERVER_ENABLE_GRAPHQL_AUTH", True'),
     Claim("auth-fail-closed", SKINNY, "3.17.2", "mlflow/environment_variables.py",
           r'_BooleanEnvironmentVariable\("MLFLOW_BASIC_AUTH_FAIL_CLOSED", True\)'),
     # secrets shared by replicas
-    Claim("webhook-key-shared", SKINNY, "3.17.2",
+    Claim("webhook-key-set webhook-key-per-backend", SKINNY, "3.17.2",
           "mlflow/store/model_registry/dbmodels/models.py",
           r"MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY\.get\(\) or Fernet\.generate_key\(\)"),
-    Claim("kek-passphrase-shared", SKINNY, "3.17.2", "mlflow/utils/crypto.py",
+    Claim(KEK, SKINNY, "3.17.2", "mlflow/utils/crypto.py",
           r'DEFAULT_KEK_PASSPHRASE = "mlflow-default-kek-passphrase-for-development-only"'),
-    Claim("kek-passphrase-shared", SKINNY, "3.17.2", "mlflow/utils/crypto.py",
+    Claim(KEK, SKINNY, "3.17.2", "mlflow/utils/crypto.py",
           r"os\.environ\.get\(CRYPTO_KEK_PASSPHRASE_ENV_VAR\)"),
     # storage
     Claim("s3-tls-verified", SKINNY, "3.17.2", "mlflow/store/artifact/s3_artifact_repo.py",
           r"do_verify = not MLFLOW_S3_IGNORE_TLS\.get\(\)"),
-    Claim("db-pool-sized", SKINNY, "3.17.2", "mlflow/store/db/utils.py",
+    Claim("db-pool-sized db-connections-fit", SKINNY, "3.17.2", "mlflow/store/db/utils.py",
           r"if pool_max_overflow:"),
+    Claim("db-pool-sized db-connections-fit", SKINNY, "3.17.2", "mlflow/store/db/utils.py",
+          r"if pool_size:"),
+    Claim("serve-artifacts-proxied-root", SKINNY, "3.17.2", "mlflow/utils/server_cli_utils.py",
+          r"def resolve_default_artifact_root"),
     Claim("artifact-root-remote", SKINNY, "3.17.2", "mlflow/utils/server_cli_utils.py",
           r"default_artifact_root = DEFAULT_ARTIFACTS_URI"),
     # clients
-    Claim("client-http-retries", SKINNY, "3.17.2", "mlflow/environment_variables.py",
+    Claim("client-retry-limits", SKINNY, "3.17.2", "mlflow/environment_variables.py",
           r'"_MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT", int, 10'),
-    Claim("client-http-retries", SKINNY, "3.17.2", "mlflow/environment_variables.py",
+    Claim("client-retry-limits", SKINNY, "3.17.2", "mlflow/environment_variables.py",
           r'"_MLFLOW_HTTP_REQUEST_MAX_BACKOFF_FACTOR_LIMIT", int, 120'),
-    Claim("client-http-retries", SKINNY, "3.17.2", "mlflow/utils/rest_utils.py",
+    Claim("client-retry-limits", SKINNY, "3.17.2", "mlflow/utils/rest_utils.py",
           r"if max_retries > max_retry_limit:"),
-    Claim("client-http-retries", SKINNY, "3.17.2", "mlflow/utils/rest_utils.py",
+    Claim("client-retry-limits", SKINNY, "3.17.2", "mlflow/utils/rest_utils.py",
           r"if backoff_factor > max_backoff_factor_limit:"),
     # packages
     Claim("supported-python", SKINNY, "3.17.2", ".dist-info/METADATA",
@@ -128,7 +136,7 @@ CLAIMS: tuple[Claim, ...] = (
           r"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
     Claim("otel-endpoint", SKINNY, "3.17.2", "mlflow/tracing/utils/otlp.py",
           r'def _get_otlp_protocol\(default_value: str = "grpc"\)'),
-    Claim("otel-endpoint", SKINNY, "3.17.2", "mlflow/tracing/provider.py",
+    Claim("otel-dual-export", SKINNY, "3.17.2", "mlflow/tracing/provider.py",
           r"should_use_otlp_exporter\(\) and MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT\.get\(\)"),
 )
 
