@@ -94,7 +94,22 @@ def check(cond: Condition, facts: HostFacts, path: str, *,
             ok=False, expected=describe(cond), actual=None,
             text=f"{path} is unavailable ({reason}); not checked", skipped=reason,
         )
-    return check_value(cond, found.present, found.value, path, facts, extra=extra)
+    if found.present:
+        return check_value(cond, True, found.value, path, facts, extra=extra)
+    # An absent fact's verdict depends on the condition and the path only (operators hold
+    # vacuously before any template is rendered or vaulted-ness is asked): a pack that names
+    # many optional variables checks each of them, absent, on every host.
+    hit = _ABSENT.get((id(cond), path))
+    if hit is not None and hit[0] is cond:
+        return hit[1]
+    res = check_value(cond, False, None, path, facts, extra=extra)
+    if len(_ABSENT) > 65536:
+        _ABSENT.clear()
+    _ABSENT[(id(cond), path)] = (cond, res)
+    return res
+
+
+_ABSENT: dict[tuple[int, str], tuple[Condition, CheckResult]] = {}
 
 
 def check_value(cond: Condition, present: bool, value: Any, path: str, facts: HostFacts, *,
