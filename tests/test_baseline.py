@@ -15,7 +15,9 @@ from tests.support import REPO
 
 BASELINE = REPO / "policies" / "mlflow-baseline.yaml"
 RULES = load_paths([BASELINE], REPO).rules
-LIVE_PREFIXES = ("db.", "http.", "clock.")
+# Observed-only facts (db.max_connections is declared too, so its rule runs statically).
+LIVE_PREFIXES = ("db.revision", "db.expected_revision", "db.schema_current",
+                 "db.missing_tables", "db.extra_tables", "http.", "clock.")
 # Written in plaintext on purpose in the fixtures and examples; never printed.
 SECRETS = ("hunter2-plaintext", "Risk-Team-2024!")
 
@@ -67,6 +69,8 @@ def test_every_rule_is_documented_for_an_operator(rule: object) -> None:
     assert len(r.description.split()) >= 15  # the failure it prevents, not a restatement
     assert r.remediation is not None
     assert r.remediation.hint or r.remediation.set
+    assert r.references, "where the failure is documented (explain, README)"
+    assert all(ref.startswith("https://") for ref in r.references)
 
 
 def test_live_only_rules_are_skipped_in_static_mode(capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,6 +117,13 @@ def test_prod_example_findings_are_the_documented_drift(
         ("backend-transactional", "mlflow-tracking-risk-1"),
         ("artifact-root-remote", "mlflow-tracking-risk-1"),
         ("credentials-vaulted", "trainer-risk-01"),
+        ("server-allowed-hosts", "mlflow-tracking-1"),
+        ("server-allowed-hosts", "mlflow-tracking-2"),
+        ("auth-db-networked", "mlflow-tracking-1"),
+        ("kek-passphrase-per-backend", "mlflow-tracking-2"),
+        ("db-connections-fit", "mlflow-tracking-1"),
+        ("otel-endpoint", "mlflow-tracking-1"),
+        ("webhook-key-set", "mlflow-tracking-risk-1"),
     }
     assert documented <= got
     assert {inv for f in findings if f["rule"].startswith("mlflow-baseline/")
@@ -131,10 +142,10 @@ def test_explain_a_baseline_rule(capsys: pytest.CaptureFixture[str]) -> None:
     for text in (
         "Clients log metrics asynchronously",  # title
         "blocking HTTP round trip",  # description: the failure it prevents
-        "applies to: roles client; where mlflow.version: version '>=2.11'",
+        "applies to: roles client; where mlflow.version: version '>=2.11.0'",
         "env.MLFLOW_ENABLE_ASYNC_LOGGING: required, matches '^(?i:true|1)$'",  # conditions
         "MLFLOW_ENABLE_ASYNC_LOGGING: bool, default False, read by MLflow 2.11.0 and later",
-        "mlflow.version >=2.11 (match)",  # versions involved
+        "mlflow.version >=2.11.0 (match)",  # versions involved
         "hint: Set MLFLOW_ENABLE_ASYNC_LOGGING=true",  # remediation
         "env.MLFLOW_ENABLE_ASYNC_LOGGING: 'true'",
     ):
@@ -159,8 +170,13 @@ def test_env_vars_named_by_the_pack_exist_in_the_catalogue() -> None:
 
     names = {p.split(".", 1)[1] for r in RULES for p in fact_paths(r) if p.startswith("env.")}
     outside = {n for n in names if n not in catalogue.env_vars()}
-    # Not MLflow's: boto3's secret key and the OpenTelemetry SDK's endpoint.
-    assert outside == {"AWS_SECRET_ACCESS_KEY", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}
+    # Not MLflow's: credentials of the cloud SDKs MLflow's artifact stores use (boto3,
+    # azure-storage, databricks-sdk) and the OpenTelemetry SDK's exporter settings.
+    assert outside == {
+        "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORAGE_ACCESS_KEY",
+        "AZURE_STORAGE_CONNECTION_STRING", "DATABRICKS_TOKEN",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL"}
     assert len(names) >= 10
 
 

@@ -77,8 +77,8 @@ def test_json_document_shape_and_provenance(
     # nested keys have provenance too, under both their fact and their vars path
     assert "env.MLFLOW_TRACKING_URI" in by_name["trainer-nlp-01"]["provenance"]
     assert "vars.mlflow_env.MLFLOW_TRACKING_URI" in by_name["trainer-nlp-01"]["provenance"]
-    # observed-only facts are not invented statically
-    assert "db" not in server["facts"]
+    # observed-only facts are not invented statically (db.max_connections is declared too)
+    assert set(server["facts"].get("db", {})) == {"max_connections"}
     assert "http" not in server["facts"]
 
 

@@ -25,7 +25,7 @@ HOST = HostFacts(
               "pg": "postgresql+psycopg2://mlflow:hunter2@db/mlflow", "path": "/data/mlruns",
               "rel": "./mlruns", "win": "C:\\mlruns", "winfwd": "d:/mlruns",
               "dbx": "databricks", "empty": "", "one": "1", "numstr": "7.5", "word": "many",
-              "ver": "3.17.2", "range": ">=3.1", "latest": "latest", "wild": "3.*",
+              "ver": "3.17.2", "vold": "3.4.0", "range": ">=3.1", "latest": "latest", "wild": "3.*",
               "pre": "3.18.0rc1", "spaced": " 3.17.2", "vprefix": "v3.17.2"},
         "n": {"int": 5, "one": 1, "float": 2.5, "zero": 0, "true": True, "false": False,
               "null": None, "fver": 3.1},
@@ -192,6 +192,15 @@ TABLE: list[tuple[str, Any, str, str | None]] = [
     ("n.int", {"empty": False}, FAIL, "(an integer, not a list, mapping or string)"),
     ("s.nope", {"empty": False}, PASS, None),
     ("db.revision", {"empty": True}, SKIP, None),
+    # not_vulnerable: the catalogue's advisories (OSV ranges) of one scope
+    ("s.ver", {"not_vulnerable": "server"}, PASS, None),
+    ("s.vold", {"not_vulnerable": "server"}, FAIL,
+     "s.vold is '3.4.0' (affected by CVE-2025-14279, fixed in 3.5.0; CVE-2026-4137"),
+    ("s.vold", {"not_vulnerable": "client"}, FAIL, "(affected by CVE-2026-4137, fixed in 3.11.0)"),
+    ("s.range", {"not_vulnerable": "server"}, PASS, None),  # `pinned` says it is a range
+    ("n.fver", {"not_vulnerable": "server"}, FAIL, "a number, not a version string"),
+    ("s.nope", {"not_vulnerable": "server"}, PASS, None),
+    ("db.revision", {"not_vulnerable": "server"}, SKIP, None),
     # vaulted
     ("secret", {"vaulted": True}, PASS, None),
     ("decrypted.password", {"vaulted": True}, PASS, None),  # from a decrypted vault file

@@ -23,7 +23,10 @@ from types import MappingProxyType
 from typing import Any
 
 __all__ = [
+    "Advisory",
     "EnvVar",
+    "advisories",
+    "advisories_affecting",
     "catalogue_header",
     "env_vars",
     "head_for",
@@ -201,6 +204,91 @@ def tables_for(revision: str) -> frozenset[str]:
     Empty for an unknown revision.
     """
     return _tables().get(revision, frozenset())
+
+
+@dataclass(frozen=True)
+class Advisory:
+    """A published MLflow vulnerability (``advisories.json``, OSV's shape reduced)."""
+
+    id: str
+    aliases: tuple[str, ...]
+    summary: str
+    # (introduced, fixed, last_affected) per ECOSYSTEM range; "" where OSV gives none
+    ranges: tuple[tuple[str, str, str], ...]
+    fixed: tuple[str, ...]
+    url: str | None
+    scope: frozenset[str]  # "server" / "client": which hosts the flaw hurts
+
+    def affects(self, version: str) -> bool:
+        """Whether MLflow ``version`` lies in one of the affected ranges (False when it is
+        not a PEP 440 version)."""
+        return _affected(self.ranges, version)
+
+    @property
+    def label(self) -> str:
+        """``PYSEC-2023-260 (CVE-2023-6568), fixed in 2.9.1``."""
+        alias = f" ({', '.join(self.aliases)})" if self.aliases else ""
+        fixed = f", fixed in {' / '.join(self.fixed)}" if self.fixed else ", no fix"
+        return f"{self.id}{alias}{fixed}"
+
+
+def _affected(ranges: tuple[tuple[str, str, str], ...], version: str) -> bool:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        v = Version(version)
+    except InvalidVersion:
+        return False
+    for introduced, fixed, last in ranges:
+        if introduced not in ("", "0") and v < Version(introduced):
+            continue
+        if fixed and v >= Version(fixed):
+            continue
+        if last and v > Version(last):
+            continue
+        return True
+    return False
+
+
+def _ranges_of(entry: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """OSV events, in order, as (introduced, fixed, last_affected) intervals."""
+    out: list[tuple[str, str, str]] = []
+    for affected in entry["affected"]:
+        for rng in affected["ranges"]:
+            start: str | None = None
+            for event in rng["events"]:
+                if "introduced" in event:
+                    start = event["introduced"]
+                elif start is not None and ("fixed" in event or "last_affected" in event):
+                    out.append((start, event.get("fixed", ""), event.get("last_affected", "")))
+                    start = None
+            if start is not None:
+                out.append((start, "", ""))
+    return tuple(dict.fromkeys(out))
+
+
+@cache
+def advisories() -> tuple[Advisory, ...]:
+    """Every catalogued MLflow advisory, by id."""
+    return tuple(
+        Advisory(
+            id=a["id"], aliases=tuple(a["aliases"]), summary=a["summary"],
+            ranges=_ranges_of(a), fixed=tuple(a["fixed"]), url=a["url"],
+            scope=frozenset(a["database_specific"]["scope"]),
+        )
+        for a in _load("advisories.json")["advisories"]
+    )
+
+
+@cache
+def advisories_affecting(version: str, scope: str) -> tuple[Advisory, ...]:
+    """The advisories whose ranges hold ``version`` and that hurt hosts of ``scope``
+    (``server`` or ``client``), oldest fix first."""
+    from packaging.version import Version
+
+    hits = [a for a in advisories() if scope in a.scope and a.affects(version)]
+    return tuple(sorted(hits, key=lambda a: (Version(a.fixed[0]) if a.fixed else
+                                             Version("999"), a.id)))
 
 
 def catalogue_header() -> Mapping[str, Any]:

@@ -182,6 +182,51 @@ def _variable(name: str) -> str:
     return f"{name}: " + ", ".join(parts)
 
 
+def applies_to_versions(rule: LoadedRule) -> str:
+    """The MLflow releases the rule applies to, from its selectors' ``mlflow.version``
+    conditions: ``>=3.5.0``, or ``all`` (the README's pack table and ``explain``)."""
+    specs: list[str] = []
+    for sel in (rule.policy_match, rule.rule.match):
+        if sel is not None and sel.where:
+            for path, cond in _walk_conditions(sel.where):
+                if path == "mlflow.version" and "version" in cond.operators:
+                    specs.append(str(cond.arg("version")))
+    if rule.rule.exclude is not None and rule.rule.exclude.where:
+        for path, cond in _walk_conditions(rule.rule.exclude.where):
+            if path == "mlflow.version" and "version" in cond.operators:
+                specs.append(f"not {cond.arg('version')}")
+    if _advisory_scopes(rule):
+        specs.append("affected releases (advisories)")
+    return ", ".join(specs) if specs else "all"
+
+
+def _advisory_scopes(rule: LoadedRule) -> list[str]:
+    r = rule.rule
+    conds = _walk_conditions(r.assert_) + _walk_conditions(r.peer.assert_ if r.peer else None)
+    return [str(c.arg("not_vulnerable")) for _, c in conds if "not_vulnerable" in c.operators]
+
+
+def is_live_only(rule: LoadedRule) -> bool:
+    """Every fact the rule asserts on is observed only (a static run skips it)."""
+    from mlflow_policy.facts.table import OBSERVED_ONLY
+
+    paths = list(rule.rule.assert_ or {})
+    return bool(paths) and all(
+        any(p == o or p.startswith(o + ".") for o in OBSERVED_ONLY) for p in paths)
+
+
+def _advisories(rule: LoadedRule) -> list[str]:
+    from mlflow_policy import catalogue
+
+    lines: list[str] = []
+    for scope in _advisory_scopes(rule):
+        known = [a for a in catalogue.advisories() if scope in a.scope]
+        lines.append(f"  {len(known)} published advisories that hurt a {scope} (the "
+                     "catalogue's OSV table, tools/advisories/):")
+        lines += [f"    {a.label}: {a.url or 'no reference'}" for a in known]
+    return lines
+
+
 def involves(rule: LoadedRule) -> list[str]:
     from mlflow_policy.facts.table import OBSERVED_ONLY
 
@@ -216,6 +261,7 @@ def describe(rule: LoadedRule) -> str:
     lines += ["", "applies to: " + ("; ".join(applies) if applies else "every host")]
     if r.exclude is not None:
         lines.append("except:     " + "; ".join(_selector(r.exclude)))
+    lines.append(f"versions:   MLflow {applies_to_versions(rule)}")
     lines += ["", "checks:", *("  " + line for line in _checks(rule))]
     lines += ["", "involves:", *involves(rule)]
     lines += ["", "definition:", f"  {r.kind}:", *_yaml(dumped.get(r.kind), "    ")]
@@ -230,6 +276,11 @@ def describe(rule: LoadedRule) -> str:
             lines.append("  (no `set`: `remediate` lists it as needing a human)")
     else:
         lines += ["", "remediation: none given (needs a human)"]
+    advisories = _advisories(rule)
+    if advisories:
+        lines += ["", "advisories:", *advisories]
+    if r.references:
+        lines += ["", "references:", *(f"  {ref}" for ref in r.references)]
     return "\n".join(lines) + "\n"
 
 

@@ -49,6 +49,9 @@ FACTS: tuple[Fact, ...] = (
          "version of the mlflow or mlflow-skinny distribution importable by mlflow.python"),
     Fact("mlflow.package", "mlflow | mlflow-skinny", "both", "mlflow_package",
          "the distribution found"),
+    Fact("mlflow.extras", "list of strings", "both", "mlflow_extras",
+         "extras of the MLflow distribution whose requirements are all installed for "
+         "mlflow.python (importlib.metadata), e.g. [auth] when Flask-WTF is there"),
     Fact("mlflow.python", "path", "declared", "mlflow_python",
          "(declared only) interpreter of the MLflow environment"),
     Fact("python.version", "string", "both", "mlflow_python_version",
@@ -72,6 +75,11 @@ FACTS: tuple[Fact, ...] = (
     Fact("server.workers", "int", "both", "mlflow_workers", "--workers"),
     Fact("server.host", "string", "both", "mlflow_host", "--host"),
     Fact("server.port", "int", "both", "mlflow_port", "--port"),
+    Fact("server.app_name", "string", "both", "mlflow_app_name",
+         "--app-name of the running server (basic-auth, or a plugin's app)"),
+    Fact("auth.database_uri", "URI", "both", "mlflow_auth_database_uri",
+         "database_uri of the basic-auth config (the file MLFLOW_AUTH_CONFIG_PATH names, "
+         "else the shipped basic_auth.ini: sqlite:///basic_auth.db)"),
     Fact("server.managed", "bool (default false)", "declared", "mlflow_manage_service",
          "(declared only) remediation may write systemd drop-ins and restart the service"),
     Fact("server.running", "bool", "observed", None,
@@ -79,6 +87,9 @@ FACTS: tuple[Fact, ...] = (
     Fact("http.version", "string", "observed", None, "(observed only) GET <server.url>/version"),
     Fact("http.healthy", "bool", "observed", None,
          "(observed only) GET <server.url>/health answers OK"),
+    Fact("db.max_connections", "int", "both", "mlflow_db_max_connections",
+         "the backend database's connection limit (PostgreSQL/MySQL max_connections, read "
+         "over the server's own connection)"),
     Fact("db.revision", "string", "observed", None,
          "(observed) alembic_version.version_num in the backend store; for drift its declared "
          "value is the alembic head of the declared mlflow.version"),

@@ -64,7 +64,7 @@ class ConditionMemo:
     (cleared when full): a run over a huge fleet must not grow them without end.
     """
 
-    __slots__ = ("reads", "renders", "texts", "verdicts")
+    __slots__ = ("absent", "reads", "renders", "texts", "verdicts")
 
     def __init__(self) -> None:
         # see _verdict_key: (id(cond), fact, value...) -> (cond, read, verdict)
@@ -75,6 +75,8 @@ class ConditionMemo:
         self.renders: dict[tuple[int, tuple[int, ...]], tuple[Any, tuple[Any, ...], Any]] = {}
         # id(cond) -> (cond, describe(cond), {op: short text})
         self.texts: dict[int, tuple[Condition, str, dict[str, str]]] = {}
+        # (id(cond), fact path) -> (cond, the result for an absent fact: host-independent)
+        self.absent: dict[tuple[int, str], tuple[Condition, CheckResult]] = {}
 
 
 class _Subject(NamedTuple):
@@ -121,7 +123,20 @@ def check(cond: Condition, facts: HostFacts, path: str, *,
             ok=False, expected=_texts(cond, memo)[1], actual=None,
             text=f"{path} is unavailable ({reason}); not checked", skipped=reason,
         )
-    return check_value(cond, found.present, found.value, path, facts, extra=extra, memo=memo)
+    if found.present or memo is None:
+        return check_value(cond, found.present, found.value, path, facts, extra=extra,
+                           memo=memo)
+    # An absent fact's verdict depends on the condition and the path only (operators hold
+    # vacuously before any template is rendered or vaulted-ness is asked): a pack that names
+    # many optional variables checks each of them, absent, on every host.
+    hit = memo.absent.get((id(cond), path))
+    if hit is not None and hit[0] is cond:
+        return hit[1]
+    res = check_value(cond, False, None, path, facts, extra=extra, memo=memo)
+    if len(memo.absent) > 65536:
+        memo.absent.clear()
+    memo.absent[(id(cond), path)] = (cond, res)
+    return res
 
 
 def check_value(cond: Condition, present: bool, value: Any, path: str, facts: HostFacts, *,

@@ -64,7 +64,8 @@ __all__ = [
 OPERATORS: tuple[str, ...] = (
     "required", "forbidden", "type", "equals", "not_equals", "one_of", "not_one_of",
     "matches", "not_matches", "prefix", "suffix", "version", "pinned", "scheme",
-    "not_scheme", "min", "max", "contains", "empty", "vaulted", "all_of", "any_of", "not",
+    "not_scheme", "min", "max", "contains", "empty", "vaulted", "not_vulnerable", "all_of",
+    "any_of", "not",
 )
 
 Bound = StrictInt | StrictFloat | StrictStr
@@ -97,6 +98,8 @@ class Condition(_Strict):
     contains: Any = None
     empty: StrictBool | None = None
     vaulted: StrictBool | None = None
+    # an MLflow version no catalogued advisory of that scope affects (catalogue/advisories)
+    not_vulnerable: Literal["server", "client"] | None = None
     all_of: Annotated[list[Condition], Field(min_length=1)] | None = None
     any_of: Annotated[list[Condition], Field(min_length=1)] | None = None
     not_: Condition | None = Field(default=None, alias="not")
@@ -288,6 +291,8 @@ class Rule(_Strict):
     title: Text | None = None
     description: Text | None = None
     severity: Severity | None = None
+    # where the failure is documented: docs / issue / advisory URLs (explain, README, SARIF)
+    references: Annotated[list[NonBlank], Field(min_length=1)] | None = None
     match: Selector | None = None
     exclude: Selector | None = None
     remediation: Remediation | None = None

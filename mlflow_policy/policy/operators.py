@@ -115,6 +115,8 @@ def short(op: str, arg: Any) -> str:
         return op if arg else f"not {op}"
     if op == "type":
         return f"type {arg}"
+    if op == "not_vulnerable":
+        return f"no known {arg} advisory"
     if op in ("min", "max"):
         return f"{'>=' if op == 'min' else '<='} {fmt(arg)}"
     if op in ("scheme", "not_scheme"):
@@ -146,6 +148,8 @@ def phrase(op: str, arg: Any) -> str:
         return "to be empty" if arg else "not to be empty"
     if op == "vaulted":
         return "to be vault-encrypted" if arg else "not to be vault-encrypted"
+    if op == "not_vulnerable":
+        return f"an MLflow version no published advisory affects on a {arg}"
     return _PHRASES[op].format(fmt(arg))
 
 
@@ -278,6 +282,21 @@ def _version_op(arg: Any, text: str) -> Verdict:
     return Verdict(spec.contains(version, prereleases=True))
 
 
+def _advisories(scope: str, value: Any) -> Verdict:
+    """``not_vulnerable``: the catalogue's advisories (OSV ranges) of ``scope`` that hold
+    the version, named in the message with their fixes (the way out is the newest fix)."""
+    from mlflow_policy import catalogue
+
+    if not isinstance(value, str):
+        return Verdict(False, f"{kind_of(value)}, not a version string")
+    if not is_pinned(value):
+        return Verdict(True)  # a range is unknowable here; `pinned` is the rule that says so
+    hits = catalogue.advisories_affecting(value, scope)
+    if not hits:
+        return Verdict(True)
+    return Verdict(False, "affected by " + "; ".join(a.label for a in hits))
+
+
 def evaluate(op: str, arg: Any, value: Any) -> Verdict:
     """Operator ``op`` with (rendered) argument ``arg`` on a present, non-vaulted value."""
     if op == "type":
@@ -290,6 +309,8 @@ def evaluate(op: str, arg: Any, value: Any) -> Verdict:
         items = arg if isinstance(arg, list) else [arg]
         listed = any(same(value, item) for item in items)
         return Verdict(listed if op == "one_of" else not listed)
+    if op == "not_vulnerable":
+        return _advisories(str(arg), value)
     if op in ("matches", "not_matches", "prefix", "suffix", "version", "pinned", "scheme",
               "not_scheme"):
         return _string_op(op, arg, value)

@@ -32,6 +32,13 @@ def _names(value: Any) -> set[str]:
     return set()
 
 
+def _listed(value: Any, names: list[str]) -> bool:
+    """Whether the fact ``value`` (a name or a list of names) names one of ``names``."""
+    if isinstance(value, str):  # the common case (a host's role): no set built per host
+        return value in names
+    return bool(_names(value) & set(names))
+
+
 def selects(sel: Selector | None, facts: HostFacts, memo: ConditionMemo | None = None) -> bool:
     """Whether ``sel`` picks the host (``None`` picks every host). ``memo``: the run's,
     for its ``where`` conditions (see ConditionMemo)."""
@@ -41,9 +48,9 @@ def selects(sel: Selector | None, facts: HostFacts, memo: ConditionMemo | None =
         return False
     if sel.inventories is not None and facts.inventory not in sel.inventories:
         return False
-    if sel.groups is not None and not (_names(facts.facts.get("groups")) & set(sel.groups)):
+    if sel.groups is not None and not _listed(facts.facts.get("groups"), sel.groups):
         return False
-    if sel.roles is not None and not (_names(facts.facts.get("role")) & set(sel.roles)):
+    if sel.roles is not None and not _listed(facts.facts.get("role"), sel.roles):
         return False
     if sel.where:
         from mlflow_policy.policy.conditions import check
