@@ -32,21 +32,17 @@ def test_junit_marks_skipped_pairs_skipped_and_json_counts_the_same(
             case.find("skipped").get("message") if kinds == ["skipped"] else None)
     assert outcome == {
         ("live/schema-current", "inventory/a-1"): (
-            "skipped", "db.schema_current: observed only: run with --live to read it from the "
-                       "host"),
+            "skipped", "db.schema_current: observed only: needs a live run"),
         ("live/schema-current", "inventory/a-2"): (
-            "skipped", "db.schema_current: observed only: run with --live to read it from the "
-                       "host"),
+            "skipped", "db.schema_current: observed only: needs a live run"),
         ("live/mixed", "inventory/a-1"): (
-            "skipped", "db.revision: observed only: run with --live to read it from the host"),
+            "skipped", "db.revision: observed only: needs a live run"),
         # a failure wins over the skip of the rule's other fact
         ("live/mixed", "inventory/a-2"): ("failure", None),
         ("live/consistent-revision", "inventory/a-1"): (
-            "skipped", "db.revision is unavailable (observed only: run with --live to read it "
-                       "from the host)"),
+            "skipped", "db.revision is unavailable (observed only: needs a live run)"),
         ("live/consistent-revision", "inventory/a-2"): (
-            "skipped", "db.revision is unavailable (observed only: run with --live to read it "
-                       "from the host)"),
+            "skipped", "db.revision is unavailable (observed only: needs a live run)"),
         ("live/url-set", "inventory/a-1"): ("passed", None),
         ("live/url-set", "inventory/a-2"): ("failure", None),
     }

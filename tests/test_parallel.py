@@ -260,18 +260,18 @@ def test_check_v_reports_a_failed_child_on_stderr(
 def test_facts_v_reports_a_failed_child_on_stderr(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
 ) -> None:
-    from mlflow_policy.commands import facts
+    from mlflow_policy.facts import snapshot
 
-    class DyingMasker(facts.Masker):
-        def facts(self, host: Any) -> Any:
+    class DyingMasker(snapshot.Masker):
+        def document(self, values: Any, vaulted: Any) -> Any:
             if os.getpid() != parent:
                 os._exit(7)
-            return super().facts(host)
+            return super().document(values, vaulted)
 
     parent = os.getpid()
     monkeypatch.chdir(REPO)
     monkeypatch.setattr(parallel, "MIN_ITEMS", 2)
-    monkeypatch.setattr(facts, "Masker", DyingMasker)
+    monkeypatch.setattr(snapshot, "Masker", DyingMasker)
     from mlflow_policy.cli import main
 
     assert main(["facts", "--format", "json", "-v", "-o", str(tmp_path / "r")]) == 0
