@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlflow_policy import yamlio
+from mlflow_policy import safeio, yamlio
 from mlflow_policy.errors import InputError, InputErrors
 from mlflow_policy.facts import table as _table
 
@@ -71,7 +71,9 @@ class RunConfig:
 class _Checker:
     """Validates the raw config mapping, collecting every error with its location."""
 
-    def __init__(self, display: str, base: Path, data: Mapping[Any, Any], line: int | None):
+    def __init__(self, display: str, base: Path, data: Mapping[Any, Any], line: int | None,
+                 confine: safeio.Confinement | None = None):
+        self.confine = confine  # paths a config names must stay inside (see safeio)
         self.display = display
         self.base = base
         self.data = data
@@ -98,7 +100,12 @@ class _Checker:
         if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
             self.error(f"'{key}' must be a path or a list of paths", key)
             return None
-        return tuple(self.base / i for i in items)
+        return tuple(self.confined(key, self.base / i) for i in items)
+
+    def confined(self, key: str, path: Path) -> Path:
+        if self.confine is not None and self.confine.outside(path) is not None:
+            self.error(f"'{key}': {path} resolves outside the configuration root", key)
+        return path
 
     def string_map(self, raw: Any, key: str, container: Mapping[Any, Any]) -> dict[str, str]:
         if not isinstance(raw, Mapping) or not all(
@@ -126,7 +133,7 @@ class _Checker:
         playbook = self.data.get("playbook_dir")
         if playbook is not None:
             if isinstance(playbook, str) and playbook:
-                kwargs["playbook_dir"] = self.base / playbook
+                kwargs["playbook_dir"] = self.confined("playbook_dir", self.base / playbook)
             else:
                 self.error("'playbook_dir' must be a path", "playbook_dir")
         facts = self.data.get("facts")
@@ -182,12 +189,16 @@ def load_config(explicit: Path | None = None, root: Path | None = None) -> RunCo
         candidates = [explicit]
     else:
         candidates = [root / CONFIG_FILE, root / "pyproject.toml"]
+    # A config found in the root is the repository's: it, and every path it names, must
+    # stay inside the root. One named with --config may live elsewhere, beside its paths.
+    confine = safeio.Confinement(root, explicit.parent if explicit is not None else None)
     for path in candidates:
         if not path.is_file():
             continue
         display = _display(path, root)
+        reader = None if explicit is not None else confine
         if path.suffix == ".toml":
-            text = yamlio.read_text(path, display)
+            text = yamlio.read_text(path, display, reader)
             try:
                 doc = tomllib.loads(text)
             except tomllib.TOMLDecodeError as exc:
@@ -199,11 +210,11 @@ def load_config(explicit: Path | None = None, root: Path | None = None) -> RunCo
                 raise InputError("no [tool.mlflow-policy] table", display)
             line = next((n for n, s in enumerate(text.splitlines(), 1)
                          if s.strip() == "[tool.mlflow-policy]"), None)
-            return _Checker(display, path.parent, section, line).build()
-        data = yamlio.load_file(path, display)
+            return _Checker(display, path.parent, section, line, confine).build()
+        data = yamlio.loads(yamlio.read_text(path, display, reader), display)
         if data is None:
             return RunConfig(source=display)
         if not isinstance(data, Mapping):
             raise InputError("the config must be a YAML mapping", display, 1)
-        return _Checker(display, path.parent, data, None).build()
+        return _Checker(display, path.parent, data, None, confine).build()
     return RunConfig()

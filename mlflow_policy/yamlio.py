@@ -22,10 +22,11 @@ from typing import Any
 
 import yaml
 
+from mlflow_policy import safeio
 from mlflow_policy.core import Location, Unsafe, VaultedValue
 from mlflow_policy.errors import InputError
 
-MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_FILE_BYTES = safeio.MAX_FILE_BYTES
 # Nodes that aliases may add on top of the nodes actually written in the file. Real
 # inventories use a handful of anchors; a bomb needs millions.
 MAX_ALIAS_EXPANSION = 100_000
@@ -68,20 +69,12 @@ def decode_utf8(data: bytes, path: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def read_text(path: Path, display: str | None = None) -> str:
-    """Read a text file with the size bound and strict UTF-8."""
+def read_text(path: Path, display: str | None = None,
+              confine: safeio.Confinement | None = None) -> str:
+    """Read a regular text file with the size bound and strict UTF-8 (``confine``: the
+    directories it must resolve inside, for a path a repository file named)."""
     shown = display if display is not None else str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError(
-                f"file is {size} bytes, more than the {MAX_FILE_BYTES} bytes mlflow-policy reads",
-                shown,
-            )
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", shown) from None
-    return decode_utf8(data, shown)
+    return decode_utf8(safeio.read_bytes(path, shown, confine), shown)
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc]

@@ -11,8 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlflow_policy import safeio
 from mlflow_policy.config import RunConfig, load_config
-from mlflow_policy.errors import InputError, UsageError
+from mlflow_policy.errors import InputError, InputErrors, UsageError
 from mlflow_policy.gcpause import long_lived
 
 if TYPE_CHECKING:
@@ -57,7 +58,15 @@ def run_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
 def inventory_paths_or_none(args: argparse.Namespace, config: RunConfig, root: Path
                             ) -> tuple[Path, ...]:
     given = getattr(args, "inventory", None)
-    return tuple(given) if given else config.default_inventories(root)
+    if given:
+        return tuple(given)
+    found = config.default_inventories(root)
+    if config.inventories is None:
+        # inventories/<name>/ found by listing: a symlink there is the repository's
+        errors = safeio.confined_paths(found, safeio.Confinement(root), "inventory")
+        if errors:
+            raise InputErrors(errors)
+    return found
 
 
 def inventory_paths(args: argparse.Namespace, config: RunConfig, root: Path) -> tuple[Path, ...]:
