@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from mlflow_policy import outputs as outputs_
 from mlflow_policy.commands import common
 from mlflow_policy.config import RunConfig
 from mlflow_policy.errors import UsageError
@@ -104,7 +106,10 @@ def outputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
     if len(plain) > 1:
         raise UsageError("--format: only one format can go to stdout/-o; use FORMAT=FILE for "
                          "the others")
-    return [(name, args.output) for name in plain] + to_files
+    found = [(name, args.output) for name in plain] + to_files
+    for name, path in found:
+        outputs_.check_target(path, "-o" if path is args.output else f"--format {name}=")
+    return found
 
 
 def use_color(args: argparse.Namespace, stream: TextIO, to_file: bool) -> bool:
@@ -225,12 +230,15 @@ def run(args: argparse.Namespace) -> int:
         result = diff_against_base(args, config, root, result, fleet)
     fail_on = args.fail_on or config.fail_on
     stamp = datetime.now(UTC).isoformat(timespec="seconds") if args.timestamps else None
+    reports: list[tuple[Iterable[str], Path | None]] = []
     for name, path in targets:
         options = ReportOptions(
             fail_on=fail_on, color=use_color(args, sys.stdout, path is not None),
             quiet=args.quiet, verbose=args.verbose, timestamp=stamp,
         )
-        common.write_output(REPORTERS[name](result, options), path)
+        reports.append(((REPORTERS[name](result, options),), path))
+    # every file is written before any is renamed: an interrupt leaves all old or all new
+    outputs_.write_all(reports)
     _write_tracebacks(result)
     return result.exit_code(fail_on)
 

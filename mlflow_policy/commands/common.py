@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-import tempfile
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from mlflow_policy import safeio
 from mlflow_policy.config import RunConfig, load_config
-from mlflow_policy.errors import InputError, InputErrors, UsageError
+from mlflow_policy.errors import InputErrors, UsageError
 from mlflow_policy.gcpause import long_lived
 
 if TYPE_CHECKING:
@@ -92,28 +89,13 @@ def fleet(args: argparse.Namespace, config: RunConfig, root: Path) -> Fleet:
 
 
 def write_output(text: str, path: Path | None) -> None:
-    """Print, or replace ``path`` atomically: a report is never left half-written."""
+    """Print, or write ``path`` safely (see :mod:`mlflow_policy.outputs`): a report is
+    never left half-written, and a device, FIFO or symlink named by -o survives."""
     write_stream((text,), path)
 
 
 def write_stream(chunks: Iterable[str], path: Path | None) -> None:
     """``write_output`` for a report produced piece by piece (never held whole in memory)."""
-    if path is None:
-        out = sys.stdout
-        for chunk in chunks:
-            out.write(chunk)
-        out.flush()
-        return
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from mlflow_policy import outputs
+
+    outputs.write(chunks, path)
