@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from mlflow_policy import __version__
 from mlflow_policy.errors import InputErrors, PolicyError
+from mlflow_policy.secrets import mask_text
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -84,12 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except InputErrors as exc:
         for err in exc.errors:
-            print(f"error: {err.render()}", file=sys.stderr)
+            # errors quote input lines: they go through the reports' masking
+            print(f"error: {mask_text(err.render())}", file=sys.stderr)
         n = len(exc.errors)
         print(f"mlflow-policy: {n} input error{'s' if n != 1 else ''}", file=sys.stderr)
         return exc.exit_code
     except PolicyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {mask_text(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # `mlflow-policy facts | head`: not an error of ours.

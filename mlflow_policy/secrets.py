@@ -4,7 +4,13 @@ Three kinds of secret are masked as ``***``:
 - vaulted values (``!vault``, ``__ansible_vault``, values of a decrypted vault file);
 - values of secret variables: names MLflow's catalogue marks as secrets, and any key whose
   name says it holds one (``*PASSWORD*``, ``*TOKEN*``, ``*SECRET*``...), at any depth;
-- the password part of a URI (``postgresql://user:***@db/mlflow``), in values and in text.
+- credentials inside text, in values and in messages: the password part of a URI
+  (``postgresql://user:***@db/mlflow``, also when it holds ``@``, ``/`` or ``#``),
+  credential query parameters (``?password=``, ``&access_token=``), DSN fields
+  (``password=...``), ``Authorization`` header values and bearer/basic tokens.
+
+A name is secret when it says so (``*PASSWORD*``, ``*TOKEN*``, ``*_PASS``, ``*_PWD``...)
+or MLflow's catalogue marks it; ``NOPASSWD`` (sudo's "no password") is not a secret.
 """
 
 from __future__ import annotations
@@ -23,12 +29,28 @@ MASK = "***"
 _PLAIN = frozenset({int, float, bool, type(None)})
 
 SECRET_NAME = re.compile(
-    r"PASSWORD|PASSWD|PASSPHRASE|TOKEN|SECRET|CREDENTIAL|PRIVATE_KEY|API_KEY|APIKEY"
-    r"|ACCESS_KEY(?!_ID)|CONNECTION_STRING|SAS_KEY|AUTH_KEY",
+    r"(?<!NO)(?<!NO_)(?:PASSWORD|PASSWD)|PASSPHRASE|TOKEN|SECRET|CREDENTIAL|PRIVATE_KEY"
+    r"|API_KEY|APIKEY|ACCESS_KEY(?!_ID)|CONNECTION_STRING|SAS_KEY|AUTH_KEY"
+    # ansible_ssh_pass, ansible_become_pass, ansible_sudo_pass, db_pwd, ...
+    r"|(?:^|_)PASS(?:$|_)|_PWD$|^AUTHORIZATION$",
     re.IGNORECASE,
 )
-# user:password@ inside anything that looks like scheme://...; the user part is kept.
-_URI_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@?#]*:)[^\s@/?#]+(?=@)")
+# user:password@ inside anything that looks like scheme://...; the user part is kept. The
+# password runs to the last '@' of the word (passwords hold '@', '/', '#' unencoded), but
+# 'host:8080/path@x' is a port and a path, not a password.
+_URI_PASSWORD = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@?#]*:)(?!\d{1,5}(?:[/?#]|$))\S+(?=@)")
+# key=value / key: value where the key names a credential: URI query parameters
+# (?password=, &access_token=), DSN fields (password=...), header-like text.
+_CREDENTIAL_FIELD = re.compile(
+    r"(?P<head>(?<![A-Za-z0-9])[A-Za-z0-9_.\-]*?(?:(?<!no)(?:password|passwd)|\bpwd|pass\b"
+    r"|token|secret|api[_-]?key|access[_-]?key(?![_-]?id)|signature|credential)"
+    r"[A-Za-z0-9_.\-]*\s*[=:]\s*)(?P<value>'[^']*'?|\"[^\"]*\"?|[^\s&;,'\"]+)",
+    re.IGNORECASE)
+_AUTHORIZATION = re.compile(
+    r"(?P<head>\bauthorization\s*[=:]\s*(?:(?:bearer|basic|token|digest|negotiate)\s+)?)"
+    r"(?P<value>\S+)|(?P<head2>\b(?:bearer|basic)\s+)(?P<value2>[A-Za-z0-9._~+/=\-]{8,})",
+    re.IGNORECASE)
 
 
 def _catalogue_secret(name: str) -> bool:
@@ -45,6 +67,18 @@ def is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME.search(name)) or _catalogue_secret(name)
 
 
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=4096)
+def mentions_secret(template: str) -> bool:
+    """Does a template's text name a secret (``{{ db_password }}``, ``{{ creds.token }}``,
+    ``{{ hostvars[h]['api_key'] }}``)? What it renders to is then a secret too."""
+    return any(is_secret_name(w) for block in _BLOCK.findall(template)
+               for w in _WORD.findall(block))
+
+
 def is_secret_path(fact_path: str) -> bool:
     return is_secret_name(fact_path.rsplit(".", 1)[-1])
 
@@ -56,9 +90,26 @@ def _secret_key(name: str) -> bool:
     return is_secret_name(name) or is_secret_path(name)
 
 
+def _auth(m: re.Match[str]) -> str:
+    return (m.group("head") or m.group("head2")) + MASK
+
+
+def _field(m: re.Match[str]) -> str:
+    return m.group("head") + MASK
+
+
+def might_hold_credentials(text: str) -> bool:
+    """A cheap test before :func:`mask_text` (most values are plain words)."""
+    return "://" in text or "=" in text or ":" in text or " " in text
+
+
 def mask_text(text: str) -> str:
-    """Mask URI passwords in free text (messages, hints)."""
-    return _URI_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
+    """Mask credentials in free text (values, messages, hints)."""
+    if not might_hold_credentials(text):
+        return text
+    text = _URI_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
+    text = _AUTHORIZATION.sub(_auth, text)
+    return _CREDENTIAL_FIELD.sub(_field, text)
 
 
 class Masker:
@@ -97,7 +148,7 @@ class Masker:
         if value is not None and path and is_secret_path(path):
             return MASK
         if isinstance(value, str):
-            return mask_text(value) if "://" in value else value
+            return mask_text(value)
         if isinstance(value, (date, datetime)):
             return value.isoformat()
         return value
@@ -125,7 +176,7 @@ class Masker:
                 if _secret_key(name):
                     out[name] = MASK
                 else:
-                    out[name] = mask_text(v) if "://" in v else v
+                    out[name] = mask_text(v)
             elif kind in _PLAIN and not (below and prefix + name in vaulted):
                 out[name] = MASK if v is not None and _secret_key(name) else v
             else:
