@@ -191,6 +191,50 @@ class Masker:
         return self._mapping(facts.facts, "", vaulted)
 
 
+_LEAVES: dict[int, tuple[HostFacts, frozenset[str]]] = {}
+
+
+def secret_leaves(facts: HostFacts) -> frozenset[str]:
+    """Every text in a host's facts that masking hides (values of secret-named keys and of
+    vaulted paths): what a policy template must not print, whatever way it read them."""
+    hit = _LEAVES.get(id(facts))
+    if hit is not None and hit[0] is facts:
+        return hit[1]
+    found: set[str] = set()
+    vaulted = frozenset(facts.vaulted_paths) if facts.vaulted_paths else frozenset()
+
+    def walk(value: Any, path: str, secret: bool) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                name = str(k)
+                sub = f"{path}.{name}" if path else name
+                walk(v, sub, secret or _secret_key(name) or sub in vaulted)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v, path, secret)
+        elif value is not None and not isinstance(value, VaultedValue) and (
+                secret or path in vaulted):
+            text = str(value)
+            if len(text) >= 3:  # "1" or "no" would mask every digit and word
+                found.add(text)
+
+    walk(facts.facts, "", False)
+    if len(_LEAVES) > 65536:
+        _LEAVES.clear()
+    leaves = frozenset(found)
+    _LEAVES[id(facts)] = (facts, leaves)
+    return leaves
+
+
+def reveals_secret(value: Any, facts: HostFacts) -> bool:
+    """Does ``value`` (rendered by a policy template) print one of the host's secrets?"""
+    leaves = secret_leaves(facts)
+    if not leaves:
+        return False
+    text = value if isinstance(value, str) else repr(value)
+    return any(leaf in text for leaf in leaves)
+
+
 def mask(
     value: Any, fact_path: str = "", facts: HostFacts | None = None, *, vault_marker: bool = False
 ) -> Any:
