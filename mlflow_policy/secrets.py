@@ -67,16 +67,27 @@ def is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME.search(name)) or _catalogue_secret(name)
 
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+# a name, and what follows it: ".member" (reading inside a mapping) or anything else
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*(?P<member>[A-Za-z_][A-Za-z0-9_]*))?")
+_STR_METHODS = frozenset(name for name in dir(str) if not name.startswith("_"))
 
 
 @functools.lru_cache(maxsize=4096)
 def mentions_secret(template: str) -> bool:
-    """Does a template's text name a secret (``{{ db_password }}``, ``{{ creds.token }}``,
-    ``{{ hostvars[h]['api_key'] }}``)? What it renders to is then a secret too."""
-    return any(is_secret_name(w) for block in _BLOCK.findall(template)
-               for w in _WORD.findall(block))
+    """Does a template's expressions read a secret by name (``{{ db_password }}``,
+    ``{{ creds.token }}``, ``{{ hostvars[h]['api_key'] }}``, ``{{ db_password.split() }}``)?
+    What it renders to is then a secret too. A secret-looking mapping whose plain member is
+    read (``{{ env_with_secret.URI }}``) is not: its members are judged by their own names."""
+    for block in _BLOCK.findall(template):
+        for m in _NAME.finditer(block):
+            member = m.group("member")
+            name = m.group(0) if member is None else m.group(0).split(".")[0].strip()
+            if is_secret_name(name) and (member is None or member in _STR_METHODS):
+                return True
+            if member is not None and is_secret_name(member):
+                return True
+    return False
 
 
 def is_secret_path(fact_path: str) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from itertools import chain, islice
 from typing import Any
 
+from mlflow_policy import jinjabudget
 from mlflow_policy.inventory.sealing import Sealed
 
 
@@ -47,6 +48,7 @@ def _env() -> Any:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     from mlflow_policy.inventory.filters import FILTERS, TESTS, extract_filter
+    from mlflow_policy.jinjabudget import BudgetedSandbox
 
     class CodeGen(NativeCodeGenerator):
         # Like Ansible's AnsibleCodeGenerator: a lone constant keeps its type
@@ -94,26 +96,11 @@ def _env() -> Any:
                     continue
                 yield token
 
-    class Env(ImmutableSandboxedEnvironment):
+    class Env(BudgetedSandbox, ImmutableSandboxedEnvironment):
+        # The sandbox bounds range() but not arithmetic, widths or loops: a value like
+        # "{{ 9 ** 9 ** 9 }}" or "{{ 'x' * 10 ** 9 }}" would hang or exhaust the run.
         code_generator_class = CodeGen
         concat = staticmethod(_concat)  # type: ignore[assignment]
-        # The sandbox bounds range() but not arithmetic: a value like "{{ 9 ** 9 ** 9 }}"
-        # or "{{ 'x' * 10 ** 9 }}" would hang or exhaust a pre-commit hook.
-        intercepted_binops = frozenset({"**", "*"})
-
-        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-            if operator == "**":
-                if isinstance(right, int) and (abs(right) > 10_000 or (
-                        isinstance(left, int) and right * left.bit_length() > 100_000)):
-                    raise RenderFailure("exponent too large to compute safely")
-                return left**right
-            if operator == "*":
-                for seq, n in ((left, right), (right, left)):
-                    if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and (
-                            len(seq) * n > 10_000_000):
-                        raise RenderFailure("repetition too large to compute safely")
-                return left * right
-            return super().call_binop(context, operator, left, right)
 
         @property
         def lexer(self) -> Lexer:
@@ -134,6 +121,7 @@ def _env() -> Any:
     for name in list(env.tests):
         if "." not in name:
             env.tests[f"ansible.builtin.{name}"] = env.tests[name]
+    jinjabudget.install(env)
     _ENV.append(env)
     return env
 
@@ -146,7 +134,7 @@ def _compile(source: str) -> Any:
         with warnings.catch_warnings():
             # user data such as '\.' in a Jinja string literal; not ours to warn about
             warnings.simplefilter("ignore", DeprecationWarning)
-            tmpl = _COMPILED[source] = _env().from_string(source)
+            tmpl = _COMPILED[source] = jinjabudget.instrument(_env(), source)
     return tmpl
 
 
@@ -272,7 +260,8 @@ def render_string(source: str, scope: Mapping[str, Any]) -> Any:
         env = _env()
         tmpl = _compile(source)
         ctx = tmpl.new_context(_Scope(scope, env.globals), shared=True)
-        result = _check_defined(env.concat(tmpl.root_render_func(ctx)))
+        with jinjabudget.render_budget():
+            result = _check_defined(env.concat(tmpl.root_render_func(ctx)))
     if isinstance(result, str):
         # Ansible gives back the trailing newlines Jinja's lexer drops, to string results
         missing = _trailing_newlines(source) - _trailing_newlines(result)

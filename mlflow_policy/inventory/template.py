@@ -16,6 +16,8 @@ from mlflow_policy.inventory.data import Entry, is_template
 from mlflow_policy.inventory.jinja import RenderFailure, render_string
 from mlflow_policy.inventory.memo import LeafOutcome, Marks, Memo, RenderOutcome, Signer
 from mlflow_policy.inventory.sealing import REDACTED, Frame, derived, seal
+from mlflow_policy.jinjabudget import BudgetExceeded
+from mlflow_policy.regex import RegexError
 from mlflow_policy.secrets import is_secret_name, mentions_secret
 
 
@@ -63,9 +65,10 @@ class HostScope(Mapping[str, Any]):
             # in a play, 'vars' is every var of the host: {{ vars['mlflow_port'] }}
             return self
         entry = self.entries[key]  # KeyError: undefined, as Jinja expects
-        if not entry.vaulted and is_secret_name(key):
+        if not entry.vaulted and is_secret_name(key) and not isinstance(entry.value, Mapping):
             # What a template makes of a secret-named var is a secret too (a vaulted one
-            # is sealed instead: its use makes the result opaque).
+            # is sealed instead: its use makes the result opaque; a mapping's members are
+            # judged by their own names).
             self._mark(secret=True)
         if not entry.has_template:
             if entry.secret:
@@ -230,7 +233,8 @@ def _reason(exc: Exception, source: str) -> str:
         return f"{type(exc).__name__} (naming a value, not shown)"
     if isinstance(exc, UndefinedError) and ("lookup" in msg or "query" in msg):
         return f"{msg} (lookups are not run in static mode)"
-    if isinstance(exc, (UndefinedError, TemplateSyntaxError, RenderFailure)) or (
+    if isinstance(exc, (UndefinedError, TemplateSyntaxError, RenderFailure, RegexError,
+                        BudgetExceeded)) or (
             isinstance(exc, TemplateRuntimeError) and msg.startswith(("No filter", "No test"))):
         return msg or type(exc).__name__
     return type(exc).__name__

@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from mlflow_policy import jinjabudget
 from mlflow_policy.core import Unsafe, VaultedValue
 
 if TYPE_CHECKING:
@@ -84,10 +85,13 @@ def _environment() -> ImmutableSandboxedEnvironment:
                if getattr(StrictUndefined, name) is Undefined._fail_with_undefined_error}
     undefined = type("_Undefined", (StrictUndefined,), {"__slots__": (), **refused})
 
-    return ImmutableSandboxedEnvironment(
-        undefined=undefined, autoescape=False, finalize=_refuse_vaulted,
-        keep_trailing_newline=True,
-    )
+    class Env(jinjabudget.BudgetedSandbox, ImmutableSandboxedEnvironment):
+        """Arithmetic, widths, loops and output on budget (see jinjabudget)."""
+
+    env = Env(undefined=undefined, autoescape=False, finalize=_refuse_vaulted,
+              keep_trailing_newline=True)
+    jinjabudget.install(env)
+    return env
 
 
 @functools.lru_cache(maxsize=1024)
@@ -99,7 +103,7 @@ def _compiled(source: str) -> Any:
         single = _SINGLE_EXPR.match(source)
         if single is not None:
             return ("expr", env.compile_expression(single.group("expr"), undefined_to_none=False))
-        return ("template", env.from_string(source))
+        return ("template", jinjabudget.instrument(env, source))
     except TemplateSyntaxError as exc:
         return ("error", f"invalid template {source!r}: {exc.message}")
 
@@ -204,12 +208,15 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
     if how == "error":
         raise TemplateProblem(compiled)
     try:
-        if how == "expr":
-            result = compiled(**context)
-            if isinstance(result, Undefined):
-                result._fail_with_undefined_error()
-            return result
-        return compiled.render(**context)
+        with jinjabudget.render_budget():
+            if how == "expr":
+                result = compiled(**context)
+                if isinstance(result, Undefined):
+                    result._fail_with_undefined_error()
+                return jinjabudget.check_size(result)
+            return compiled.render(**context)
+    except jinjabudget.BudgetExceeded as exc:
+        raise TemplateProblem(f"cannot render {value!r}: {exc}") from None
     except _MissingFact as exc:
         path = _missing_path(exc, context)
         if path is not None and _own_words(path, value):
