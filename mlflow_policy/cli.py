@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Sequence
 
 from mlflow_policy import __version__
+from mlflow_policy.display import escape_controls
 from mlflow_policy.errors import InputErrors, PolicyError
 from mlflow_policy.secrets import mask_text
 
@@ -86,12 +87,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputErrors as exc:
         for err in exc.errors:
             # errors quote input lines: they go through the reports' masking
-            print(f"error: {mask_text(err.render())}", file=sys.stderr)
+            print(f"error: {escape_controls(mask_text(err.render()))}", file=sys.stderr)
         n = len(exc.errors)
         print(f"mlflow-policy: {n} input error{'s' if n != 1 else ''}", file=sys.stderr)
         return exc.exit_code
     except PolicyError as exc:
-        print(f"error: {mask_text(str(exc))}", file=sys.stderr)
+        print(f"error: {escape_controls(mask_text(str(exc)))}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # `mlflow-policy facts | head`: not an error of ours.

@@ -203,7 +203,10 @@ def load_config(explicit: Path | None = None, root: Path | None = None) -> RunCo
                 doc = tomllib.loads(text)
             except tomllib.TOMLDecodeError as exc:
                 raise InputError(f"invalid TOML: {exc}", display) from None
-            section = doc.get("tool", {}).get("mlflow-policy")
+            tool = doc.get("tool", {})
+            section = tool.get("mlflow-policy") if isinstance(tool, dict) else None
+            if section is not None and not isinstance(section, dict):
+                raise InputError("[tool.mlflow-policy] must be a table", display)
             if section is None:
                 if explicit is None:
                     continue

@@ -25,7 +25,7 @@ from typing import Any
 
 MAX_TEXT = 1_000_000
 MAX_ITERATIONS = 100_000
-MAX_INT_BITS = 100_000
+MAX_INT_BITS = 14_000  # about 4,200 digits: Python prints no int past 4,300 digits
 MAX_WIDTH = 10_000
 
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")

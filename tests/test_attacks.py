@@ -60,6 +60,9 @@ def _setup(case: Path, spec: dict[str, Any], repo: Path) -> None:
     if (case / "repo").is_dir():
         shutil.copytree(case / "repo", repo, dirs_exist_ok=True)
     (repo / "out").mkdir()
+    for rel, text in spec.get("files", {}).items():  # files tools would trip on if committed
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text)
     links = {**spec.get("symlinks", {}), **spec.get("chardevs", {})}
     for rel, target in links.items():
         where = repo / rel

@@ -129,6 +129,8 @@ def evaluate_tree(args: argparse.Namespace, config: RunConfig, root: Path, *,
     if tolerant:
         args = _existing_only(args, config, root)
     loaded = policy_set(args, config, root)
+    if not tolerant:
+        _globs_match_rules(args, loaded)
     active_waivers = waivers(args, config, root, loaded)
     if tolerant and not args.inventory:
         fleet: Fleet = _Fleet(inventories=(), hosts=(), diagnostics=())
@@ -142,6 +144,21 @@ def evaluate_tree(args: argparse.Namespace, config: RunConfig, root: Path, *,
             inventories=fleet.inventories,
         )
     return result, fleet
+
+
+def _globs_match_rules(args: argparse.Namespace, loaded: PolicySet) -> None:
+    """A --rule/--skip-rule glob that matches no rule is a typo: it would silently check
+    nothing (or skip nothing)."""
+    from fnmatch import fnmatchcase
+
+    from mlflow_policy.findings import BUILTIN_RULES
+
+    ids = [r.full_id for r in loaded.rules] + list(BUILTIN_RULES)
+    for option, globs in (("--rule", args.rule), ("--skip-rule", args.skip_rule)):
+        for glob in globs or ():
+            if not any(fnmatchcase(i, glob) for i in ids):
+                raise UsageError(f"{option} {glob}: matches no rule (rule ids are "
+                                 "<policy>/<rule>; see mlflow-policy rules)")
 
 
 def _existing_only(args: argparse.Namespace, config: RunConfig, root: Path) -> argparse.Namespace:
@@ -223,6 +240,8 @@ def diff_against_base(args: argparse.Namespace, config: RunConfig, root: Path, h
 def run(args: argparse.Namespace) -> int:
     from mlflow_policy.report import REPORTERS, ReportOptions
 
+    if args.diff_base is not None and not args.diff_base.strip():
+        raise UsageError("--diff-base: empty reference; name a branch, tag or commit")
     targets = outputs(args)  # usage errors before any slow loading
     config, root = common.run_config(args)
     result, fleet = evaluate_tree(args, config, root)

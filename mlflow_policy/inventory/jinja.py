@@ -11,10 +11,12 @@ import re
 import sys
 import warnings
 from collections.abc import Iterator, Mapping
+from datetime import date, datetime
 from itertools import chain, islice
 from typing import Any
 
 from mlflow_policy import jinjabudget
+from mlflow_policy.core import VaultedValue
 from mlflow_policy.inventory.sealing import Sealed
 
 
@@ -261,13 +263,34 @@ def render_string(source: str, scope: Mapping[str, Any]) -> Any:
         tmpl = _compile(source)
         ctx = tmpl.new_context(_Scope(scope, env.globals), shared=True)
         with jinjabudget.render_budget():
-            result = _check_defined(env.concat(tmpl.root_render_func(ctx)))
+            result = _check_data(_check_defined(env.concat(tmpl.root_render_func(ctx))))
     if isinstance(result, str):
         # Ansible gives back the trailing newlines Jinja's lexer drops, to string results
         missing = _trailing_newlines(source) - _trailing_newlines(result)
         if missing > 0:
             result += "\n" * missing
     return result
+
+
+_DATA = (str, int, float, type(None), date, datetime, VaultedValue, Sealed)
+
+
+def _check_data(value: Any, depth: int = 0) -> Any:
+    """A template's result must be data: ``{{ range }}``, ``{{ namespace() }}`` or
+    ``{{ cycler(1, 2) }}`` give Python or Jinja objects no report can print (Ansible refuses
+    them too)."""
+    if isinstance(value, _DATA):
+        return value
+    if depth < 100 and isinstance(value, (list, tuple)):
+        for item in value:
+            _check_data(item, depth + 1)
+        return value
+    if depth < 100 and isinstance(value, dict):
+        for key, item in value.items():
+            _check_data(key, depth + 1)
+            _check_data(item, depth + 1)
+        return value
+    raise RenderFailure(f"the template gives a {type(value).__name__}, not data")
 
 
 def _trailing_newlines(text: str) -> int:
