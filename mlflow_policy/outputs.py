@@ -57,6 +57,22 @@ def _in_place(real: str) -> bool:
     return not stat.S_ISREG(st.st_mode)
 
 
+def _through_kernel_files(path: Path) -> bool:
+    """Does ``path`` (or a symlink on the way to its target) name /dev or /proc, as
+    /dev/stdout -> /proc/self/fd/1 does? Such a target is an open file of this process,
+    written in place: replacing the file behind it would lose the report."""
+    text = os.path.abspath(path)
+    for _ in range(40):  # the kernel's own limit on symlink hops
+        if text.startswith(("/dev/", "/proc/")):
+            return True
+        try:
+            target = os.readlink(text)
+        except OSError:
+            return False
+        text = os.path.normpath(os.path.join(os.path.dirname(text), target))
+    return False
+
+
 class _Pending:
     """One report written to a temporary file beside its real target, not yet renamed."""
 
@@ -66,7 +82,7 @@ class _Pending:
         # file the shell redirected stdout to (replacing that file would lose the report).
         self.real = os.path.realpath(path)
         self.tmp: str | None = None
-        if _in_place(self.real) or str(path).startswith(("/dev/", "/proc/")):
+        if _in_place(self.real) or _through_kernel_files(path):
             self._write_in_place(path, chunks)
             return
         directory = os.path.dirname(self.real)

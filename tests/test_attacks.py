@@ -3,8 +3,8 @@
 Each directory under ``tests/attacks/`` is one attack (see its README): files laid over a
 small base repository, links/FIFOs made at run time, and what must (not) come out of every
 report format, ``facts`` (text and json, with --vars) and stderr. All runs of a case happen
-in one subprocess with a 1 GiB address-space limit and a wall-clock timeout, so a
-regression fails instead of hanging or swapping the suite.
+in one subprocess with a 1 GiB address-space limit and a 10 s CPU-time limit (and a wall
+clock for what blocks), so a regression fails instead of hanging or swapping the suite.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,9 @@ BASE = ATTACKS / "_base"
 CASES = sorted(p for p in ATTACKS.iterdir() if (p / "case.yaml").is_file())
 FORMATS = ("text", "json", "sarif", "junit", "github", "markdown", "codeclimate")
 MEMORY_LIMIT = 1 << 30
+# The time limit is CPU time (RLIMIT_CPU), which machine load does not inflate the way it
+# does wall time; a run that blocks (a FIFO) uses no CPU and is caught by the wall clock.
+WALL_FACTOR = 6
 CANARY_ENV = {"MLFLOW_POLICY_CANARY_TOKEN": "canary-env-9d41c7"}
 
 DEFAULT_RUNS: list[list[str]] = [
@@ -51,8 +56,12 @@ with open(sys.argv[2], "w") as fh:
 """
 
 
-def _limit() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+def _limits(seconds: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+
+    return apply
 
 
 def _setup(case: Path, spec: dict[str, Any], repo: Path) -> None:
@@ -93,15 +102,17 @@ def run_case(case: Path, tmp_path: Path) -> tuple[list[int], str, float]:
     codes_file = tmp_path / "codes.json"
     env = {**os.environ, **CANARY_ENV, **{k: str(v) for k, v in spec.get("env", {}).items()}}
     env.pop("MLFLOW_POLICY_JOBS", None)
-    limit = float(spec.get("limit_seconds", 10))
+    limit = int(spec.get("limit_seconds", 10))
     started = time.monotonic()
     try:
         proc = subprocess.run(
             [sys.executable, "-c", DRIVER, json.dumps(runs), str(codes_file)],
-            cwd=repo, env=env, capture_output=True, timeout=limit, preexec_fn=_limit,
-            stdin=subprocess.DEVNULL, check=False)
+            cwd=repo, env=env, capture_output=True, timeout=limit * WALL_FACTOR,
+            preexec_fn=_limits(limit), stdin=subprocess.DEVNULL, check=False)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"{case.name}: did not finish in {limit} s")
+        pytest.fail(f"{case.name}: blocked: did not finish in {limit * WALL_FACTOR} s")
+    if proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        pytest.fail(f"{case.name}: used more than {limit} s of CPU")
     elapsed = time.monotonic() - started
     out = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")
     for path in sorted((repo / "out").rglob("*")):
