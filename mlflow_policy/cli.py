@@ -19,8 +19,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from mlflow_policy import __version__
+from mlflow_policy.display import escape_controls
 from mlflow_policy.errors import InputErrors, PolicyError
 from mlflow_policy.gcpause import paused
+from mlflow_policy.secrets import mask_text
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -120,12 +122,13 @@ def _main(argv: Sequence[str] | None) -> int:
         return 130
     except InputErrors as exc:
         for err in exc.errors:
-            print(f"error: {err.render()}", file=sys.stderr)
+            # errors quote input lines: they go through the reports' masking
+            print(f"error: {escape_controls(mask_text(err.render()))}", file=sys.stderr)
         n = len(exc.errors)
         print(f"mlflow-policy: {n} input error{'s' if n != 1 else ''}", file=sys.stderr)
         return exc.exit_code
     except PolicyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {escape_controls(mask_text(str(exc)))}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # `mlflow-policy facts | head`: not an error of ours.

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlflow_policy import yamlio
-from mlflow_policy.errors import InputError
+from mlflow_policy import safeio, yamlio
+from mlflow_policy.errors import InputError, InputErrors
 from mlflow_policy.facts import table as _table
 
 CONFIG_FILE = ".mlflow-policy.yaml"
@@ -73,7 +73,8 @@ def _paths(base: Path, raw: str | list[str] | None) -> tuple[Path, ...] | None:
     return tuple(base / p for p in ([raw] if isinstance(raw, str) else raw))
 
 
-def _build(display: str, base: Path, data: Mapping[Any, Any], line: int | None) -> RunConfig:
+def _build(display: str, base: Path, data: Mapping[Any, Any], line: int | None,
+           confine: safeio.Confinement | None = None) -> RunConfig:
     """Validate a config mapping (every error located; see configmodel) into a RunConfig."""
     from mlflow_policy.configmodel import validate
 
@@ -95,7 +96,28 @@ def _build(display: str, base: Path, data: Mapping[Any, Any], line: int | None) 
         kwargs["roles"] = tuple((r, tuple(g)) for r, g in model.roles.items())
     if model.drift is not None:
         kwargs["drift"] = tuple(model.drift)
+    if confine is not None:
+        _confined(display, data, line, kwargs, confine)
     return RunConfig(**kwargs)
+
+
+def _confined(display: str, data: Mapping[Any, Any], line: int | None, kwargs: dict[str, Any],
+              confine: safeio.Confinement) -> None:
+    """Every path a repository's config names must resolve inside the configuration root:
+    a pull request must not point a run at /proc/self/environ or /etc/shadow."""
+    errors: list[InputError] = []
+    locs = getattr(data, "locs", None) or {}
+    for key in ("policies", "inventories", "waivers", "playbook_dir"):
+        value = kwargs.get(key)
+        for path in (value,) if isinstance(value, Path) else (value or ()):
+            if confine.outside(path) is not None:
+                where = locs.get(key)
+                errors.append(InputError(
+                    f"'{key}': {path} resolves outside the configuration root", display,
+                    where.line if where is not None else line,
+                    where.column if where is not None else None))
+    if errors:
+        raise InputErrors(errors)
 
 
 def _display(path: Path, root: Path) -> str:
@@ -114,28 +136,35 @@ def load_config(explicit: Path | None = None, root: Path | None = None) -> RunCo
         candidates = [explicit]
     else:
         candidates = [root / CONFIG_FILE, root / "pyproject.toml"]
+    # A config found in the root is the repository's: it, and every path it names, must
+    # stay inside the root. One named with --config may live elsewhere, beside its paths.
+    confine = safeio.Confinement(root, explicit.parent if explicit is not None else None)
     for path in candidates:
         if not path.is_file():
             continue
         display = _display(path, root)
+        reader = None if explicit is not None else confine
         if path.suffix == ".toml":
-            text = yamlio.read_text(path, display)
+            text = yamlio.read_text(path, display, reader)
             try:
                 doc = tomllib.loads(text)
             except tomllib.TOMLDecodeError as exc:
                 raise InputError(f"invalid TOML: {exc}", display) from None
-            section = doc.get("tool", {}).get("mlflow-policy")
+            tool = doc.get("tool", {})
+            section = tool.get("mlflow-policy") if isinstance(tool, dict) else None
+            if section is not None and not isinstance(section, dict):
+                raise InputError("[tool.mlflow-policy] must be a table", display)
             if section is None:
                 if explicit is None:
                     continue
                 raise InputError("no [tool.mlflow-policy] table", display)
             line = next((n for n, s in enumerate(text.splitlines(), 1)
                          if s.strip() == "[tool.mlflow-policy]"), None)
-            return _build(display, path.parent, section, line)
-        data = yamlio.load_file(path, display)
+            return _build(display, path.parent, section, line, confine)
+        data = yamlio.loads(yamlio.read_text(path, display, reader), display)
         if data is None:
             return RunConfig(source=display)
         if not isinstance(data, Mapping):
             raise InputError("the config must be a YAML mapping", display, 1)
-        return _build(display, path.parent, data, None)
+        return _build(display, path.parent, data, None, confine)
     return RunConfig()

@@ -4,7 +4,13 @@ Three kinds of secret are masked as ``***``:
 - vaulted values (``!vault``, ``__ansible_vault``, values of a decrypted vault file);
 - values of secret variables: names MLflow's catalogue marks as secrets, and any key whose
   name says it holds one (``*PASSWORD*``, ``*TOKEN*``, ``*SECRET*``...), at any depth;
-- the password part of a URI (``postgresql://user:***@db/mlflow``), in values and in text.
+- credentials inside text, in values and in messages: the password part of a URI
+  (``postgresql://user:***@db/mlflow``, also when it holds ``@``, ``/`` or ``#``),
+  credential query parameters (``?password=``, ``&access_token=``), DSN fields
+  (``password=...``), ``Authorization`` header values and bearer/basic tokens.
+
+A name is secret when it says so (``*PASSWORD*``, ``*TOKEN*``, ``*_PASS``, ``*_PWD``...)
+or MLflow's catalogue marks it; ``NOPASSWD`` (sudo's "no password") is not a secret.
 """
 
 from __future__ import annotations
@@ -23,12 +29,28 @@ MASK = "***"
 _PLAIN = frozenset({int, float, bool, type(None)})
 
 SECRET_NAME = re.compile(
-    r"PASSWORD|PASSWD|PASSPHRASE|TOKEN|SECRET|CREDENTIAL|PRIVATE_KEY|API_KEY|APIKEY"
-    r"|ACCESS_KEY(?!_ID)|CONNECTION_STRING|SAS_KEY|AUTH_KEY",
+    r"(?<!NO)(?<!NO_)(?:PASSWORD|PASSWD)|PASSPHRASE|TOKEN|SECRET|CREDENTIAL|PRIVATE_KEY"
+    r"|API_KEY|APIKEY|ACCESS_KEY(?!_ID)|CONNECTION_STRING|SAS_KEY|AUTH_KEY"
+    # ansible_ssh_pass, ansible_become_pass, ansible_sudo_pass, db_pwd, ...
+    r"|(?:^|_)PASS(?:$|_)|_PWD$|^AUTHORIZATION$",
     re.IGNORECASE,
 )
-# user:password@ inside anything that looks like scheme://...; the user part is kept.
-_URI_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@?#]*:)[^\s@/?#]+(?=@)")
+# user:password@ inside anything that looks like scheme://...; the user part is kept. The
+# password runs to the last '@' of the word (passwords hold '@', '/', '#' unencoded), but
+# 'host:8080/path@x' is a port and a path, not a password.
+_URI_PASSWORD = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@?#]*:)(?!\d{1,5}(?:[/?#]|$))\S+(?=@)")
+# key=value / key: value where the key names a credential: URI query parameters
+# (?password=, &access_token=), DSN fields (password=...), header-like text.
+_CREDENTIAL_FIELD = re.compile(
+    r"(?P<head>(?<![A-Za-z0-9])[A-Za-z0-9_.\-]*?(?:(?<!no)(?:password|passwd)|\bpwd|pass\b"
+    r"|token|secret|api[_-]?key|access[_-]?key(?![_-]?id)|signature|credential)"
+    r"[A-Za-z0-9_.\-]*\s*[=:]\s*)(?P<value>'[^']*'?|\"[^\"]*\"?|[^\s&;,'\"]+)",
+    re.IGNORECASE)
+_AUTHORIZATION = re.compile(
+    r"(?P<head>\bauthorization\s*[=:]\s*(?:(?:bearer|basic|token|digest|negotiate)\s+)?)"
+    r"(?P<value>\S+)|(?P<head2>\b(?:bearer|basic)\s+)(?P<value2>[A-Za-z0-9._~+/=\-]{8,})",
+    re.IGNORECASE)
 
 
 def _catalogue_secret(name: str) -> bool:
@@ -45,6 +67,29 @@ def is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME.search(name)) or _catalogue_secret(name)
 
 
+_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+# a name, and what follows it: ".member" (reading inside a mapping) or anything else
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*(?P<member>[A-Za-z_][A-Za-z0-9_]*))?")
+_STR_METHODS = frozenset(name for name in dir(str) if not name.startswith("_"))
+
+
+@functools.lru_cache(maxsize=4096)
+def mentions_secret(template: str) -> bool:
+    """Does a template's expressions read a secret by name (``{{ db_password }}``,
+    ``{{ creds.token }}``, ``{{ hostvars[h]['api_key'] }}``, ``{{ db_password.split() }}``)?
+    What it renders to is then a secret too. A secret-looking mapping whose plain member is
+    read (``{{ env_with_secret.URI }}``) is not: its members are judged by their own names."""
+    for block in _BLOCK.findall(template):
+        for m in _NAME.finditer(block):
+            member = m.group("member")
+            name = m.group(0) if member is None else m.group(0).split(".")[0].strip()
+            if is_secret_name(name) and (member is None or member in _STR_METHODS):
+                return True
+            if member is not None and is_secret_name(member):
+                return True
+    return False
+
+
 def is_secret_path(fact_path: str) -> bool:
     return is_secret_name(fact_path.rsplit(".", 1)[-1])
 
@@ -56,9 +101,29 @@ def _secret_key(name: str) -> bool:
     return is_secret_name(name) or is_secret_path(name)
 
 
+def _auth(m: re.Match[str]) -> str:
+    return (m.group("head") or m.group("head2")) + MASK
+
+
+def _field(m: re.Match[str]) -> str:
+    return m.group("head") + MASK
+
+
+# One scan that most values fail: only texts naming a credential go through the patterns.
+# (searched in the lowered text: a case-insensitive alternation is several times slower)
+_HINT = re.compile(r"pass|pwd|token|secret|key|signature|credential|authoriz|bearer|basic")
+
+
 def mask_text(text: str) -> str:
-    """Mask URI passwords in free text (messages, hints)."""
-    return _URI_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
+    """Mask credentials in free text (values, messages, hints)."""
+    if "@" in text and "://" in text:
+        text = _URI_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
+    # a credential field has '=' or ':'; a bare token follows "Bearer " / "Basic "
+    if ("=" in text or ":" in text or "earer " in text or "asic " in text) and \
+            _HINT.search(text.lower()) is not None:
+        text = _AUTHORIZATION.sub(_auth, text)
+        text = _CREDENTIAL_FIELD.sub(_field, text)
+    return text
 
 
 class Masker:
@@ -107,7 +172,7 @@ class Masker:
         if value is not None and path and is_secret_path(path):
             return MASK
         if isinstance(value, str):
-            return mask_text(value) if "://" in value else value
+            return mask_text(value) if (":" in value or "=" in value or " " in value) else value
         if isinstance(value, (date, datetime)):
             return value.isoformat()
         return value
@@ -135,7 +200,7 @@ class Masker:
                 if _secret_key(name):
                     out[name] = MASK
                 else:
-                    out[name] = mask_text(v) if "://" in v else v
+                    out[name] = mask_text(v) if (":" in v or "=" in v or " " in v) else v
             elif kind in _PLAIN and not (below and prefix + name in vaulted):
                 out[name] = MASK if v is not None and _secret_key(name) else v
             else:
@@ -151,6 +216,50 @@ class Masker:
     def document(self, values: Mapping[str, Any], vaulted: AbstractSet[str]) -> Any:
         """A whole fact document (declared or observed), masked."""
         return self._mapping(values, "", frozenset(vaulted) if vaulted else frozenset())
+
+
+_LEAVES: dict[int, tuple[HostFacts, frozenset[str]]] = {}
+
+
+def secret_leaves(facts: HostFacts) -> frozenset[str]:
+    """Every text in a host's facts that masking hides (values of secret-named keys and of
+    vaulted paths): what a policy template must not print, whatever way it read them."""
+    hit = _LEAVES.get(id(facts))
+    if hit is not None and hit[0] is facts:
+        return hit[1]
+    found: set[str] = set()
+    vaulted = frozenset(facts.vaulted_paths) if facts.vaulted_paths else frozenset()
+
+    def walk(value: Any, path: str, secret: bool) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                name = str(k)
+                sub = f"{path}.{name}" if path else name
+                walk(v, sub, secret or _secret_key(name) or sub in vaulted)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v, path, secret)
+        elif value is not None and not isinstance(value, VaultedValue) and (
+                secret or path in vaulted):
+            text = str(value)
+            if len(text) >= 3:  # "1" or "no" would mask every digit and word
+                found.add(text)
+
+    walk(facts.facts, "", False)
+    if len(_LEAVES) > 65536:
+        _LEAVES.clear()
+    leaves = frozenset(found)
+    _LEAVES[id(facts)] = (facts, leaves)
+    return leaves
+
+
+def reveals_secret(value: Any, facts: HostFacts) -> bool:
+    """Does ``value`` (rendered by a policy template) print one of the host's secrets?"""
+    leaves = secret_leaves(facts)
+    if not leaves:
+        return False
+    text = value if isinstance(value, str) else repr(value)
+    return any(leaf in text for leaf in leaves)
 
 
 def mask(

@@ -23,10 +23,11 @@ from typing import Any
 
 import yaml
 
+from mlflow_policy import safeio
 from mlflow_policy.core import Location, Unsafe, VaultedValue
 from mlflow_policy.errors import InputError
 
-MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_FILE_BYTES = safeio.MAX_FILE_BYTES
 # Nodes that aliases may add on top of the nodes actually written in the file. Real
 # inventories use a handful of anchors; a bomb needs millions.
 MAX_ALIAS_EXPANSION = 100_000
@@ -69,20 +70,12 @@ def decode_utf8(data: bytes, path: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def read_text(path: Path, display: str | None = None) -> str:
-    """Read a text file with the size bound and strict UTF-8."""
+def read_text(path: Path, display: str | None = None,
+              confine: safeio.Confinement | None = None) -> str:
+    """Read a regular text file with the size bound and strict UTF-8 (``confine``: the
+    directories it must resolve inside, for a path a repository file named)."""
     shown = display if display is not None else str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError(
-                f"file is {size} bytes, more than the {MAX_FILE_BYTES} bytes mlflow-policy reads",
-                shown,
-            )
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", shown) from None
-    return decode_utf8(data, shown)
+    return decode_utf8(safeio.read_bytes(path, shown, confine), shown)
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc]
@@ -191,6 +184,20 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
         except (ValueError, OverflowError) as exc:
             raise self._error(f"invalid date {node.value!r}: {exc}", node) from None
 
+    def construct_int(self, node: yaml.ScalarNode) -> Any:
+        # int() refuses more than sys.get_int_max_str_digits() digits with a bare ValueError
+        try:
+            return yaml.constructor.SafeConstructor.construct_yaml_int(self, node)
+        except ValueError:
+            raise self._error(f"integer of {len(str(node.value))} characters is too large "
+                              "to read", node) from None
+
+    def refuse_tag(self, node: yaml.Node) -> Any:
+        # Neither is inventory or policy data (Ansible's loader has no !!binary either):
+        # bytes and sets would reach reports that cannot print them.
+        raise self._error(f"the YAML tag {node.tag.replace('tag:yaml.org,2002:', '!!')} is "
+                          "not supported here", node)
+
     def construct_unsafe(self, node: yaml.Node) -> Any:
         if isinstance(node, yaml.ScalarNode):
             return Unsafe(node.value)
@@ -236,6 +243,9 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_timesta
 _Loader.add_constructor("!vault", _Loader.construct_vault)
 _Loader.add_constructor("!vault-encrypted", _Loader.construct_vault)
 _Loader.add_constructor("!unsafe", _Loader.construct_unsafe)
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_int)
+for _tag in ("binary", "set", "omap", "pairs"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _Loader.refuse_tag)
 
 
 def _check_expansion(root: yaml.Node, loader: _Loader) -> None:
@@ -314,6 +324,13 @@ def loads_all(text: str, display_path: str) -> list[Any]:
         if mark is None:
             raise InputError(msg, display_path) from None
         raise InputError(msg, display_path, mark.line + 1, mark.column + 1) from None
+    except yaml.reader.ReaderError as exc:
+        # a NUL or other control character: name its line
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise InputError(f"invalid YAML: control character #x{code:04x} is not allowed",
+                         display_path, line, column) from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", display_path) from None
     except RecursionError:

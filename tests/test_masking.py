@@ -53,3 +53,41 @@ def test_vaulted_paths_of_a_decrypted_file_are_masked() -> None:
                       vaulted_paths=frozenset({"vars.db_pass"}))
     assert mask(dict(facts.facts), "", facts, vault_marker=True) == {
         "vars": {"db_pass": {"__vault__": True}}}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [  # issue 10: the gaps an adversarial review found
+        ("postgresql://u:p@ss/w#rd@db/x", "postgresql://u:***@db/x"),
+        ("https://h/x?password=abc&b=1", "https://h/x?password=***&b=1"),
+        ("https://h/x?access_token=abc", "https://h/x?access_token=***"),
+        ("https://h/x?a=1&token=abc#f", "https://h/x?a=1&token=***"),  # a # may be in it
+        ("host=db user=u password=s3cr dbname=x", "host=db user=u password=*** dbname=x"),
+        ("password='two words' x", "password=*** x"),
+        ('line: db_password="unclosed quote', "line: db_password=***"),
+        ("Authorization: Bearer abcdefghijk", "Authorization: Bearer ***"),
+        ("curl -H 'Bearer abcdefghijk'", "curl -H 'Bearer ***'"),
+        ("sudo nopasswd=yes", "sudo nopasswd=yes"),
+        ("MLFLOW_TRACKING_URI=http://x:5000", "MLFLOW_TRACKING_URI=http://x:5000"),
+    ],
+)
+def test_credentials_in_text(text: str, expected: str) -> None:
+    assert mask_text(text) == expected
+
+
+@pytest.mark.parametrize(("name", "secret"), [
+    ("ansible_become_pass", True), ("ansible_ssh_pass", True), ("ansible_password", True),
+    ("ansible_become_password", True), ("ansible_sudo_pass", True), ("db_pwd", True),
+    ("ipa_client_sudo_nopasswd_groups", False), ("PWD", False), ("passenger", False),
+    ("bypass_cache", False),
+])
+def test_secret_names(name: str, secret: bool) -> None:
+    from mlflow_policy.secrets import is_secret_name
+
+    assert is_secret_name(name) is secret
+
+
+def test_a_list_of_group_names_stays_readable() -> None:
+    groups = ["wheel", "ops"]
+    assert mask({"ipa_client_sudo_nopasswd_groups": groups}, "vars") == {
+        "ipa_client_sudo_nopasswd_groups": groups}

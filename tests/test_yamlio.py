@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlflow_policy import yamlio
+from mlflow_policy import safeio, yamlio
 from mlflow_policy.core import Location, Unsafe, VaultedValue
 from mlflow_policy.errors import InputError
 from tests.support import REPO
@@ -60,7 +60,7 @@ def test_vault_and_unsafe_tags() -> None:
 
 
 def test_oversized_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(yamlio, "MAX_FILE_BYTES", 10)
+    monkeypatch.setattr(safeio, "MAX_FILE_BYTES", 10)
     big = tmp_path / "big.yml"
     big.write_text("a: 123456789012\n")
     with pytest.raises(InputError, match="more than the 10 bytes"):

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from mlflow_policy import outputs as outputs_
 from mlflow_policy.commands import common
 from mlflow_policy.config import RunConfig
 from mlflow_policy.errors import UsageError
@@ -115,7 +117,10 @@ def outputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
     if len(plain) > 1:
         raise UsageError("--format: only one format can go to stdout/-o; use FORMAT=FILE for "
                          "the others")
-    return [(name, args.output) for name in plain] + to_files
+    found = [(name, args.output) for name in plain] + to_files
+    for name, path in found:
+        outputs_.check_target(path, "-o" if path is args.output else f"--format {name}=")
+    return found
 
 
 def use_color(args: argparse.Namespace, stream: TextIO, to_file: bool) -> bool:
@@ -151,6 +156,8 @@ def evaluate_tree(args: argparse.Namespace, config: RunConfig, root: Path, *,
     # The merge base is history, not under review: a fact path it misspelt (and this branch
     # may be fixing) must not stop the comparison.
     loaded = policy_set(args, config, root, check_fact_paths=not tolerant)
+    if not tolerant:
+        _globs_match_rules(args, loaded)
     active_waivers = waivers(args, config, root, loaded, check_fact_paths=not tolerant)
     fleet: FactSource
     if tolerant and not args.inventory:
@@ -174,6 +181,21 @@ def _run(args: argparse.Namespace, config: RunConfig, fleet: FactSource, loaded:
 
 def _under(root: Path, p: Path) -> Path:
     return p if p.is_absolute() else root / p
+
+
+def _globs_match_rules(args: argparse.Namespace, loaded: PolicySet) -> None:
+    """A --rule/--skip-rule glob that matches no rule is a typo: it would silently check
+    nothing (or skip nothing)."""
+    from fnmatch import fnmatchcase
+
+    from mlflow_policy.findings import BUILTIN_RULES
+
+    ids = [r.full_id for r in loaded.rules] + list(BUILTIN_RULES)
+    for option, globs in (("--rule", args.rule), ("--skip-rule", args.skip_rule)):
+        for glob in globs or ():
+            if not any(fnmatchcase(i, glob) for i in ids):
+                raise UsageError(f"{option} {glob}: matches no rule (rule ids are "
+                                 "<policy>/<rule>; see mlflow-policy rules)")
 
 
 def _existing_only(args: argparse.Namespace, config: RunConfig, root: Path) -> argparse.Namespace:
@@ -263,6 +285,8 @@ def diff_against_base(args: argparse.Namespace, config: RunConfig, root: Path) -
 def run(args: argparse.Namespace) -> int:
     from mlflow_policy.report import REPORTERS, ReportOptions
 
+    if args.diff_base is not None and not args.diff_base.strip():
+        raise UsageError("--diff-base: empty reference; name a branch, tag or commit")
     targets = outputs(args)  # usage errors before any slow loading
     config, root = common.run_config(args)
     if args.diff_base:
@@ -271,12 +295,15 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate_tree(args, config, root)
     fail_on = args.fail_on or config.fail_on
     stamp = datetime.now(UTC).isoformat(timespec="seconds") if args.timestamps else None
+    reports: list[tuple[Iterable[str], Path | None]] = []
     for name, path in targets:
         options = ReportOptions(
             fail_on=fail_on, color=use_color(args, sys.stdout, path is not None),
             quiet=args.quiet, verbose=args.verbose, timestamp=stamp,
         )
-        common.write_output(REPORTERS[name](result, options), path)
+        reports.append(((REPORTERS[name](result, options),), path))
+    # every file is written before any is renamed: an interrupt leaves all old or all new
+    outputs_.write_all(reports)
     _write_tracebacks(result)
     return result.exit_code(fail_on)
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-import tempfile
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlflow_policy import safeio
 from mlflow_policy.config import RunConfig, load_config
-from mlflow_policy.errors import InputError, UsageError
+from mlflow_policy.errors import InputErrors, UsageError
 
 if TYPE_CHECKING:
     from mlflow_policy.facts.declared import Fleet
@@ -60,7 +58,15 @@ def run_config(args: argparse.Namespace, root: Path | None = None) -> tuple[RunC
 def inventory_paths_or_none(args: argparse.Namespace, config: RunConfig, root: Path
                             ) -> tuple[Path, ...]:
     given = getattr(args, "inventory", None)
-    return tuple(given) if given else config.default_inventories(root)
+    if given:
+        return tuple(given)
+    found = config.default_inventories(root)
+    if config.inventories is None:
+        # inventories/<name>/ found by listing: a symlink there is the repository's
+        errors = safeio.confined_paths(found, safeio.Confinement(root), "inventory")
+        if errors:
+            raise InputErrors(errors)
+    return found
 
 
 def inventory_paths(args: argparse.Namespace, config: RunConfig, root: Path) -> tuple[Path, ...]:
@@ -89,28 +95,13 @@ def fleet(args: argparse.Namespace, config: RunConfig, root: Path) -> Fleet:
 
 
 def write_output(text: str, path: Path | None) -> None:
-    """Print, or replace ``path`` atomically: a report is never left half-written."""
+    """Print, or write ``path`` safely (see :mod:`mlflow_policy.outputs`): a report is
+    never left half-written, and a device, FIFO or symlink named by -o survives."""
     write_stream((text,), path)
 
 
 def write_stream(chunks: Iterable[str], path: Path | None) -> None:
     """``write_output`` for a report produced piece by piece (never held whole in memory)."""
-    if path is None:
-        out = sys.stdout
-        for chunk in chunks:
-            out.write(chunk)
-        out.flush()
-        return
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from mlflow_policy import outputs
+
+    outputs.write(chunks, path)

@@ -10,6 +10,7 @@ from typing import Any
 
 from mlflow_policy.commands import common
 from mlflow_policy.core import HostFacts
+from mlflow_policy.display import escape_controls
 from mlflow_policy.errors import UsageError
 from mlflow_policy.secrets import mask
 
@@ -67,7 +68,7 @@ def render_text(hosts: list[HostFacts], with_vars: bool) -> str:
         out.extend(f"  {p:<{width}}  {v:<{vwidth}}  {w}".rstrip() for p, v, w in rows)
         out.append("")
     out.append(f"{len(hosts)} host{'s' if len(hosts) != 1 else ''}")
-    return "\n".join(out) + "\n"
+    return escape_controls("\n".join(out) + "\n")  # host names and paths come from PRs
 
 
 def run(args: argparse.Namespace) -> int:

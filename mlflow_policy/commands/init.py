@@ -55,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"init: would overwrite {shown} in {target}; use --force")
     for rel, data in files:
         path = target / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"init: cannot create {path.parent}: {exc.strerror}") from None
         write_output(data.decode("utf-8"), path)
     print(f"created {len(files)} files in {target}")
     print("next: git init; pre-commit install; mlflow-policy check")

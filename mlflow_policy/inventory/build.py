@@ -26,7 +26,7 @@ def inventory_name(path: Path) -> str:
 
 def load_inventory(path: Path, ctx: ResolverState) -> InventoryData:
     inv = InventoryData()
-    for source in source_files(path):
+    for source in source_files(path, ctx):
         try:
             read_source(source, inv, ctx)
         except InputError as exc:
@@ -178,6 +178,9 @@ def resolve(path: Path, *, name: str | None, playbook_dir: Path | None,
     if not path.exists():
         raise InputError(f"inventory not found: {path}")
     ctx = ResolverState(name or inventory_name(path), root or Path.cwd(), vault_secrets)
+    # the inventory (a file's directory: its group_vars/ and host_vars/ are beside it) and
+    # the playbook dir were named by the user or checked against the root by the config
+    ctx.confine = ctx.confine.with_roots(path if path.is_dir() else path.parent, playbook_dir)
     inv = load_inventory(path, ctx)
     inv_dir = Path(os.path.abspath(path if path.is_dir() else path.parent))
     resolver = Resolver(inv, ctx, inv_dir, playbook_dir)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlflow_policy import yamlio
+from mlflow_policy import safeio
 from mlflow_policy.core import Diagnostic, Location
 from mlflow_policy.errors import InputError
 from mlflow_policy.inventory.vault import VaultSecrets, is_vault_file
@@ -27,6 +27,9 @@ class ResolverState:
         self.diagnostics: list[Diagnostic] = []
         self.errors: list[InputError] = []
         self._vars_files: dict[Path, dict[str, Entry]] = {}
+        # Where this inventory may read: the root, plus the paths the caller trusts (the
+        # inventory and playbook dir it was given), set by the resolver.
+        self.confine = safeio.Confinement(self.root)
 
     def display(self, path: Path) -> str:
         """The path as findings show it: relative to the root when inside it."""
@@ -60,15 +63,7 @@ class ResolverState:
     def read_bytes(self, path: Path, display: str) -> tuple[bytes, bool] | None:
         """A file's bytes, decrypted when it is a whole-file vault and secrets were given;
         ``None`` (and a diagnostic) for a vault we cannot open. The flag says "was vaulted"."""
-        try:
-            size = path.stat().st_size
-            if size > yamlio.MAX_FILE_BYTES:
-                raise InputError(
-                    f"file is {size} bytes, more than the {yamlio.MAX_FILE_BYTES} bytes "
-                    "mlflow-policy reads", display)
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read file: {exc.strerror}", display) from None
+        data = safeio.read_bytes(path, display, self.confine)
         if not is_vault_file(data):
             return data, False
         if self.secrets is None:

@@ -105,6 +105,11 @@ class InventoryError(ValueError):
     """A rule of Ansible's inventory model broken by the source (message as Ansible's)."""
 
 
+# Hosts of one inventory: a bound on the work and memory any input can ask for (see
+# docs/threat-model.md); the largest fleet benchmarks/bench_facts.py measures.
+MAX_HOSTS = 50_000
+
+
 class InventoryData:
     def __init__(self) -> None:
         self.groups: dict[str, Group] = {}
@@ -139,6 +144,10 @@ class InventoryData:
             raise InventoryError(f"Could not find group {group} in inventory")
         host = self.hosts.get(name)
         if host is None:
+            if len(self.hosts) >= MAX_HOSTS:
+                raise InventoryError(
+                    f"more than {MAX_HOSTS} hosts in one inventory, the most mlflow-policy "
+                    "resolves (a host range typo such as web[1:10000000]?)")
             host = Host(name, self.current_source)
             self.hosts[name] = host
             # Ansible sets the port only when it creates the host.

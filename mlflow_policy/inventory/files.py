@@ -71,6 +71,10 @@ def loads_data(text: str, display: str) -> Any:
             as_json = json.loads(text, object_pairs_hook=_json_pairs)
         except ValueError:
             as_json = None
+        except RecursionError:
+            # YAML reads JSON too, and names the line where nesting goes too deep
+            yamlio.loads(text, display)
+            raise InputError("nested too deeply", display, 1, 1) from None
         except _DuplicateKey as dup:
             yamlio.loads(text, display)  # names the line, when YAML can read the text
             raise InputError(f"duplicate key {dup.key!r}", display) from None

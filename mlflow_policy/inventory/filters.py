@@ -1,6 +1,8 @@
 """The Ansible filters and tests that inventory values commonly use, reimplemented with
 Ansible's semantics (``ansible/plugins/filter/core.py``, 2.19). A filter not listed here
-makes the value unresolved (reported, kept as written), never silently wrong."""
+makes the value unresolved (reported, kept as written), never silently wrong. Regular
+expressions run on RE2 (linear time; see :mod:`mlflow_policy.regex` for how it differs
+from Ansible's ``re``)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import re
 import shlex
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from mlflow_policy.regex import compile_pattern
 
 _TRUE = {"yes", "on", "true", "1"}
 _FALSE = {"no", "off", "false", "0"}
@@ -43,11 +47,11 @@ def regex_replace(  # noqa: PLR0917 - Ansible's signature
     value: Any = "", pattern: str = "", replacement: str = "", ignorecase: bool = False,
     multiline: bool = False, count: int = 0, mandatory_count: int = 0,
 ) -> str:
-    flags = (re.I if ignorecase else 0) | (re.M if multiline else 0)
-    output, subs = re.compile(pattern, flags).subn(replacement, _text(value), count=count)
+    output, subs = compile_pattern(pattern, bool(ignorecase), bool(multiline)).subn(
+        replacement, _text(value), count=count)
     if mandatory_count and mandatory_count != subs:
         raise FilterError(f"'{pattern}' should match {mandatory_count} times")
-    return output
+    return str(output)
 
 
 def regex_search(value: Any, regex: str, *args: str, **kwargs: Any) -> Any:
@@ -57,8 +61,8 @@ def regex_search(value: Any, regex: str, *args: str, **kwargs: Any) -> Any:
         if not m:
             raise FilterError("Unknown argument")
         groups.append(m.group(1) if arg.startswith("\\g") else int(m.group(1)))
-    flags = (re.I if kwargs.get("ignorecase") else 0) | (re.M if kwargs.get("multiline") else 0)
-    match = re.search(regex, _text(value), flags)
+    match = compile_pattern(regex, bool(kwargs.get("ignorecase")),
+                            bool(kwargs.get("multiline"))).search(_text(value))
     if match:
         return [match.group(g) for g in groups] if groups else match.group()
     return None
@@ -66,8 +70,7 @@ def regex_search(value: Any, regex: str, *args: str, **kwargs: Any) -> Any:
 
 def regex_findall(value: Any, regex: str, multiline: bool = False,
                   ignorecase: bool = False) -> list[Any]:
-    flags = (re.I if ignorecase else 0) | (re.M if multiline else 0)
-    return re.findall(regex, _text(value), flags)
+    return list(compile_pattern(regex, bool(ignorecase), bool(multiline)).findall(_text(value)))
 
 
 def ternary(value: Any, true_val: Any, false_val: Any, none_val: Any = None) -> Any:
@@ -183,9 +186,10 @@ def b64decode(value: Any, encoding: str = "utf-8") -> str:
 
 def _is_match(value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False,
               how: str = "match") -> bool:
-    flags = (re.I if ignorecase else 0) | (re.M if multiline else 0)
-    fn = {"match": re.match, "search": re.search, "fullmatch": re.fullmatch}[how]
-    return fn(pattern, _text(value), flags) is not None
+    compiled = compile_pattern(pattern, bool(ignorecase), bool(multiline))
+    fn = {"match": compiled.match, "search": compiled.search,
+          "fullmatch": compiled.fullmatch}[how]
+    return fn(_text(value)) is not None
 
 
 def _unique(seq: Any) -> list[Any]:

@@ -48,7 +48,7 @@ _HOSTPORT = re.compile(r"^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$")
 
 # A range that expands past this is a typo (web[1:10000000]), not a fleet; refuse it
 # rather than exhaust memory.
-MAX_EXPANSION = 1_000_000
+MAX_EXPANSION = 50_000  # the same as data.MAX_HOSTS
 
 
 class PatternError(ValueError):

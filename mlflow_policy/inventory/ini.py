@@ -67,7 +67,9 @@ def parse_value(text: str) -> Any:
         value = text
     except (TypeError, MemoryError, RecursionError) as exc:
         raise InventoryError(
-            f"cannot read value {text!r}: Ansible's ast.literal_eval fails on it ({exc}), so "
+            # never quote the value: it may be a password
+            f"cannot read a value of this line: Ansible's ast.literal_eval fails on it "
+            f"({type(exc).__name__}), so "
             "Ansible would not load this inventory file either") from None
     return _coerce(value)
 

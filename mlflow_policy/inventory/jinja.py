@@ -11,9 +11,12 @@ import re
 import sys
 import warnings
 from collections.abc import Iterator, Mapping
+from datetime import date, datetime
 from itertools import chain, islice
 from typing import Any
 
+from mlflow_policy import jinjabudget
+from mlflow_policy.core import VaultedValue
 from mlflow_policy.inventory.sealing import Sealed
 
 
@@ -47,6 +50,7 @@ def _env() -> Any:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     from mlflow_policy.inventory.filters import FILTERS, TESTS, extract_filter
+    from mlflow_policy.jinjabudget import BudgetedSandbox
 
     class CodeGen(NativeCodeGenerator):
         # Like Ansible's AnsibleCodeGenerator: a lone constant keeps its type
@@ -94,26 +98,11 @@ def _env() -> Any:
                     continue
                 yield token
 
-    class Env(ImmutableSandboxedEnvironment):
+    class Env(BudgetedSandbox, ImmutableSandboxedEnvironment):
+        # The sandbox bounds range() but not arithmetic, widths or loops: a value like
+        # "{{ 9 ** 9 ** 9 }}" or "{{ 'x' * 10 ** 9 }}" would hang or exhaust the run.
         code_generator_class = CodeGen
         concat = staticmethod(_concat)  # type: ignore[assignment]
-        # The sandbox bounds range() but not arithmetic: a value like "{{ 9 ** 9 ** 9 }}"
-        # or "{{ 'x' * 10 ** 9 }}" would hang or exhaust a pre-commit hook.
-        intercepted_binops = frozenset({"**", "*"})
-
-        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-            if operator == "**":
-                if isinstance(right, int) and (abs(right) > 10_000 or (
-                        isinstance(left, int) and right * left.bit_length() > 100_000)):
-                    raise RenderFailure("exponent too large to compute safely")
-                return left**right
-            if operator == "*":
-                for seq, n in ((left, right), (right, left)):
-                    if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and (
-                            len(seq) * n > 10_000_000):
-                        raise RenderFailure("repetition too large to compute safely")
-                return left * right
-            return super().call_binop(context, operator, left, right)
 
         @property
         def lexer(self) -> Lexer:
@@ -134,6 +123,7 @@ def _env() -> Any:
     for name in list(env.tests):
         if "." not in name:
             env.tests[f"ansible.builtin.{name}"] = env.tests[name]
+    jinjabudget.install(env)
     _ENV.append(env)
     return env
 
@@ -146,7 +136,7 @@ def _compile(source: str) -> Any:
         with warnings.catch_warnings():
             # user data such as '\.' in a Jinja string literal; not ours to warn about
             warnings.simplefilter("ignore", DeprecationWarning)
-            tmpl = _COMPILED[source] = _env().from_string(source)
+            tmpl = _COMPILED[source] = jinjabudget.instrument(_env(), source)
     return tmpl
 
 
@@ -272,13 +262,35 @@ def render_string(source: str, scope: Mapping[str, Any]) -> Any:
         env = _env()
         tmpl = _compile(source)
         ctx = tmpl.new_context(_Scope(scope, env.globals), shared=True)
-        result = _check_defined(env.concat(tmpl.root_render_func(ctx)))
+        with jinjabudget.render_budget():
+            result = _check_data(_check_defined(env.concat(tmpl.root_render_func(ctx))))
     if isinstance(result, str):
         # Ansible gives back the trailing newlines Jinja's lexer drops, to string results
         missing = _trailing_newlines(source) - _trailing_newlines(result)
         if missing > 0:
             result += "\n" * missing
     return result
+
+
+_DATA = (str, int, float, type(None), date, datetime, VaultedValue, Sealed)
+
+
+def _check_data(value: Any, depth: int = 0) -> Any:
+    """A template's result must be data: ``{{ range }}``, ``{{ namespace() }}`` or
+    ``{{ cycler(1, 2) }}`` give Python or Jinja objects no report can print (Ansible refuses
+    them too)."""
+    if isinstance(value, _DATA):
+        return value
+    if depth < 100 and isinstance(value, (list, tuple)):
+        for item in value:
+            _check_data(item, depth + 1)
+        return value
+    if depth < 100 and isinstance(value, dict):
+        for key, item in value.items():
+            _check_data(key, depth + 1)
+            _check_data(item, depth + 1)
+        return value
+    raise RenderFailure(f"the template gives a {type(value).__name__}, not data")
 
 
 def _trailing_newlines(text: str) -> int:

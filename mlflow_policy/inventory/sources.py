@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlflow_policy import safeio
 from mlflow_policy.errors import InputError
 from mlflow_policy.inventory.context import ResolverState
 from mlflow_policy.inventory.data import InventoryData
@@ -32,16 +33,19 @@ _STRICT_YAML = ("duplicate key", "aliases expand", "recursive alias", "YAML nest
 LIVE_HINT = "never run in static mode: they need a live run, which goes through Ansible"
 
 
-def source_files(path: Path) -> list[Path]:
-    """The files Ansible would try as sources, in its order (sorted by bytes, recursive)."""
+def source_files(path: Path, ctx: ResolverState | None = None) -> list[Path]:
+    """The files Ansible would try as sources, in its order (sorted by bytes, recursive);
+    symlinks met on the way must stay inside the run's confinement."""
     if not path.is_dir():
         return [path]
-    found: list[Path] = []
-    for name in sorted(os.listdir(path), key=os.fsencode):
-        if _IGNORED.search(name):
-            continue
-        found.extend(source_files(path / name))
-    return found
+
+    def keep(name: str) -> bool:
+        return not _IGNORED.search(name)
+
+    return safeio.walk(path, keep_dir=keep, keep_file=keep,
+                       confine=ctx.confine if ctx is not None else None,
+                       display=ctx.display if ctx is not None else str,
+                       sort_key=os.fsencode)
 
 
 def _refuse_plugin(data: object, display: str) -> None:
@@ -54,11 +58,13 @@ def _refuse_plugin(data: object, display: str) -> None:
 
 def read_source(path: Path, inv: InventoryData, ctx: ResolverState) -> None:
     display = ctx.display(path)
-    if os.access(path, os.X_OK):
-        raise InputError(f"executable inventory scripts are {LIVE_HINT}", display, 1)
     raw = ctx.read_bytes(path, display)
     if raw is None:
         return
+    # Ansible runs an executable source, and reads it as data when that fails: a plain
+    # INI or YAML file with the x bit is data; a script (#!) is never run here.
+    if raw[0].startswith(b"#!") and os.access(path, os.X_OK):
+        raise InputError(f"executable inventory scripts are {LIVE_HINT}", display, 1)
     text = decode_utf8(raw[0], display)
     inv.current_source = os.path.abspath(path)  # inventory_file, as Ansible unfracks it
     inv.current_source_vaulted = raw[1]

@@ -7,6 +7,7 @@ becomes an opaque vaulted value (see :mod:`.sealing`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from itertools import chain
 from typing import Any
@@ -15,6 +16,9 @@ from mlflow_policy.inventory.data import Entry, is_template
 from mlflow_policy.inventory.jinja import RenderFailure, render_string
 from mlflow_policy.inventory.memo import LeafOutcome, Marks, Memo, RenderOutcome, Signer
 from mlflow_policy.inventory.sealing import REDACTED, Frame, derived, seal
+from mlflow_policy.jinjabudget import BudgetExceeded
+from mlflow_policy.regex import RegexError
+from mlflow_policy.secrets import is_secret_name, mentions_secret
 
 
 class _Acc:
@@ -61,6 +65,11 @@ class HostScope(Mapping[str, Any]):
             # in a play, 'vars' is every var of the host: {{ vars['mlflow_port'] }}
             return self
         entry = self.entries[key]  # KeyError: undefined, as Jinja expects
+        if not entry.vaulted and is_secret_name(key) and not isinstance(entry.value, Mapping):
+            # What a template makes of a secret-named var is a secret too (a vaulted one
+            # is sealed instead: its use makes the result opaque; a mapping's members are
+            # judged by their own names).
+            self._mark(secret=True)
         if not entry.has_template:
             if entry.secret:
                 self._mark(secret=True)
@@ -170,8 +179,8 @@ class HostScope(Mapping[str, Any]):
                 return derived(source, frame), None, True, True
             return derived(source, frame, self._redacted(source)), None, True, False
         if error is not None:
-            return source, _reason(error), False, False
-        return result, None, False, frame.secret
+            return source, _reason(error, source), False, False
+        return result, None, False, frame.secret or mentions_secret(source)
 
     def _redacted(self, source: str) -> str | None:
         """The template's text with every vaulted value printed as ``***``, when it only
@@ -206,18 +215,33 @@ class HostScope(Mapping[str, Any]):
         return value
 
 
-def _reason(exc: Exception) -> str:
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _reason(exc: Exception, source: str) -> str:
     """Why a template failed, without echoing data: only messages known to name the
-    template's own words (undefined names, unknown filters, syntax) are kept; any other
-    error may quote a value (``int('s3cret')``), so only its type is shown."""
+    template's own words (undefined names, unknown filters, syntax) are kept, and only when
+    every word they quote is written in the template (``{{ {}[db_password] }}`` fails
+    naming the password's value); any other error may quote a value (``int('s3cret')``),
+    so only its type is shown."""
     from jinja2 import TemplateRuntimeError, TemplateSyntaxError, UndefinedError
 
     text = str(exc).strip().splitlines()
     msg = text[0][:200] if text else ""
+    quoted = [q for q in _QUOTED.findall(msg) if q not in _JINJA_WORDS]
+    if not all(q in source for q in quoted):
+        return f"{type(exc).__name__} (naming a value, not shown)"
     if isinstance(exc, UndefinedError) and ("lookup" in msg or "query" in msg):
         return f"{msg} (lookups are not run in static mode)"
-    if isinstance(exc, (UndefinedError, TemplateSyntaxError, RenderFailure)) or (
+    if isinstance(exc, (UndefinedError, TemplateSyntaxError, RenderFailure, RegexError,
+                        BudgetExceeded)) or (
             isinstance(exc, TemplateRuntimeError) and msg.startswith(("No filter", "No test"))):
         return msg or type(exc).__name__
     return type(exc).__name__
+
+
+# what Jinja's own messages quote besides the template's words ('dict object' has no...)
+_JINJA_WORDS = frozenset({"dict object", "list object", "str object", "int object",
+                          "NoneType object", "float object", "bool object", "tuple object",
+                          "ansible_facts", "ansible_local"})
 

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlflow_policy import safeio
 from mlflow_policy.core import Location
 from mlflow_policy.errors import InputError
 from mlflow_policy.inventory.context import ResolverState
@@ -22,23 +23,22 @@ EXTENSIONS = ("", ".yml", ".yaml", ".json")
 VarsLayer = dict[str, Entry]
 
 
-def _dir_files(path: Path) -> list[Path]:
-    found: list[Path] = []
-    try:
-        names = sorted(os.listdir(path))
-    except OSError:
-        return found
-    for name in names:
-        if name.startswith(".") or name.endswith("~"):
-            continue
-        ext = os.path.splitext(name)[1]
-        full = path / name
-        if full.is_dir():
-            if not ext:
-                found.extend(_dir_files(full))
-        elif full.is_file() and ext in EXTENSIONS:
-            found.append(full)
-    return found
+def _visible(name: str) -> bool:
+    return not (name.startswith(".") or name.endswith("~"))
+
+
+def _keep_dir(name: str) -> bool:
+    return _visible(name) and not os.path.splitext(name)[1]
+
+
+def _keep_file(name: str) -> bool:
+    return _visible(name) and os.path.splitext(name)[1] in EXTENSIONS
+
+
+def _dir_files(path: Path, ctx: ResolverState) -> list[Path]:
+    # symlinks met on the way must stay inside the run's confinement; loops are errors
+    return safeio.walk(path, keep_dir=_keep_dir, keep_file=_keep_file,
+                       confine=ctx.confine, display=ctx.display)
 
 
 class VarsDir:
@@ -63,7 +63,7 @@ class VarsDir:
                 continue
             full = self.path / name
             if full.is_dir():
-                return _dir_files(full)
+                return _dir_files(full, self.ctx)
             return [full]
         return []
 

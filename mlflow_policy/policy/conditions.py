@@ -26,6 +26,7 @@ from mlflow_policy.policy.templating import (
     referenced_names,
     render,
 )
+from mlflow_policy.secrets import reveals_secret
 
 
 class CheckResult(NamedTuple):
@@ -332,7 +333,8 @@ def _operator(cond: Condition, op: str, expected: str, subject: _Subject) -> _Ve
         except TemplateProblem as problem:
             return _template_problem(problem, subject, op, expected)
         # A template that reads a secret-named fact must not print what it rendered.
-        shown = ops.MASKED if ops.mentions_secret(raw) else rendered
+        shown = ops.MASKED if ops.mentions_secret(raw) or reveals_secret(
+            rendered, subject.facts) else rendered
         raw = rendered
         expected = ops.short(op, shown)
     value = subject.value

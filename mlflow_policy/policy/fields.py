@@ -86,12 +86,15 @@ def check_regex(pattern: str) -> None:
     """Compile ``pattern`` or raise a located-friendly error (templated ones compile later)."""
     if is_template(pattern):
         return
-    try:
-        re.compile(pattern)
-    except re.error as exc:
+    from mlflow_policy.regex import check
+
+    # RE2, as the check runs it: a pattern only Python's backtracking re accepts
+    # (backreferences, lookarounds) is refused at load time
+    reason = check(pattern)
+    if reason is not None:
         raise PydanticCustomError(
             "bad_regex", "invalid regular expression {pattern}: {reason}",
-            {"pattern": repr(pattern), "reason": str(exc)},
+            {"pattern": repr(pattern), "reason": reason},
         ) from None
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from mlflow_policy import safeio
 from mlflow_policy.core import Location
 from mlflow_policy.errors import InputError, InputErrors
 from mlflow_policy.policy.factpaths import fact_path_errors
@@ -32,6 +33,7 @@ from mlflow_policy.policy.models import (
     Selector,
     Waiver,
 )
+from mlflow_policy.safeio import Confinement
 from mlflow_policy.yamlio import LocDict, loads_all, read_text
 
 SUFFIXES = (".yml", ".yaml")
@@ -113,6 +115,8 @@ class _Collector:
     names: dict[tuple[str, str], Location] = field(default_factory=dict)
     files: int = 0
     fact_paths: bool = True  # check fact paths against the fact table (factpaths)
+    # what files may resolve inside: the root and the paths we were given (see safeio)
+    confine: Confinement | None = None
 
 
 def display_path(path: Path, root: Path | None) -> str:
@@ -125,20 +129,35 @@ def display_path(path: Path, root: Path | None) -> str:
     return path.as_posix() if not path.is_absolute() else str(path)
 
 
-def expand(paths: Sequence[Path], errors: list[InputError]) -> list[tuple[Path, bool]]:
+def _visible(name: str) -> bool:
+    return not name.startswith(".")
+
+
+def _policy_dir(name: str) -> bool:
+    return _visible(name) and name != FIXTURE_DIR
+
+
+def _policy_file(name: str) -> bool:
+    return _visible(name) and os.path.splitext(name)[1] in SUFFIXES
+
+
+def expand(paths: Sequence[Path], errors: list[InputError],
+           confine: Confinement | None = None) -> list[tuple[Path, bool]]:
     """Files as given; directories searched recursively for *.yml / *.yaml (sorted, hidden
-    entries and directories named ``fixtures`` skipped). Each file once, in a deterministic
-    order, with whether it was found in a directory (rather than named)."""
+    entries and directories named ``fixtures`` skipped; symlinks met must stay inside
+    ``confine``, loops are errors). Each file once, in a deterministic order, with whether it
+    was found in a directory (rather than named)."""
     out: list[tuple[Path, bool]] = []
     seen: set[Path] = set()
     for given in paths:
         if given.is_dir():
-            found = sorted(
-                (p for p in given.rglob("*")
-                 if p.suffix in SUFFIXES and p.is_file()
-                 and not _skipped(p.relative_to(given).parts)),
-                key=lambda p: p.relative_to(given).as_posix(),
-            )
+            try:
+                walked = safeio.walk(given, keep_dir=_policy_dir, keep_file=_policy_file,
+                                     confine=confine, display=Path.as_posix)
+            except InputError as exc:
+                errors.append(exc)
+                continue
+            found = sorted(walked, key=lambda p: p.relative_to(given).as_posix())
             if not found:
                 errors.append(InputError("no policy files (*.yml, *.yaml) in this directory",
                                          given.as_posix()))
@@ -153,11 +172,6 @@ def expand(paths: Sequence[Path], errors: list[InputError]) -> list[tuple[Path, 
                 seen.add(key)
                 out.append((p, p is not given))
     return out
-
-
-def _skipped(parts: tuple[str, ...]) -> bool:
-    """A hidden entry, or a file below a fixtures directory (the file's own name aside)."""
-    return any(part.startswith(".") for part in parts) or FIXTURE_DIR in parts[:-1]
 
 
 def _doc_location(doc: Any, key: str, fallback: Location) -> Location:
@@ -208,7 +222,7 @@ def _load_file(path: Path, col: _Collector, skip_foreign: bool, templates: bool,
                in_dir: bool = False) -> None:
     display = display_path(path, col.root)
     try:
-        docs = loads_all(read_text(path, display), display)
+        docs = loads_all(read_text(path, display, col.confine), display)
     except InputError as exc:  # yamlio locates every YAML problem, bad dates included
         col.errors.append(exc)
         return
@@ -321,6 +335,12 @@ def _test(obj: PolicyTest, doc: Any, path: Path, where: Location,
                 f"spec.{keys[0]}: {rel!r} does not exist (paths are relative to this file)",
                 display, at.line, at.column))
             ok = False
+        elif col.confine is not None and col.confine.outside(target) is not None:
+            at = _located(doc, "spec", *keys) or where
+            col.errors.append(InputError(
+                f"spec.{keys[0]}: {rel!r} resolves outside the configuration root",
+                display, at.line, at.column))
+            ok = False
         return target
 
     policies = tuple(resolve(p, "policies", i) for i, p in enumerate(obj.spec.policies))
@@ -337,8 +357,8 @@ def _test(obj: PolicyTest, doc: Any, path: Path, where: Location,
 
 def _collect(paths: Sequence[Path], root: Path | None, skip_foreign: bool = False,
              templates: bool = True, fact_paths: bool = True) -> _Collector:
-    col = _Collector(root=root, fact_paths=fact_paths)
-    for path, in_dir in expand(paths, col.errors):
+    col = _Collector(root=root, fact_paths=fact_paths, confine=Confinement(root, *paths))
+    for path, in_dir in expand(paths, col.errors, col.confine):
         _load_file(path, col, skip_foreign and in_dir, templates, in_dir=in_dir)
     return col
 

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from mlflow_policy.core import HostFacts, VaultedValue
 from mlflow_policy.facts.lookup import vaulted_at
+from mlflow_policy.regex import RegexError, compile_pattern
 from mlflow_policy.secrets import MASK, SECRET_NAME, is_secret_name, mask_text
 
 _NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
@@ -212,9 +213,9 @@ def is_pinned(text: str) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=512)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def _regex(pattern: str) -> Any:
+    # linear time (RE2): a pattern from a pull request cannot hang the run
+    return compile_pattern(pattern)
 
 
 def _type_holds(name: Any, value: Any) -> bool:
@@ -242,7 +243,7 @@ def _string_op(op: str, arg: Any, value: Any) -> Verdict:
     if op in ("matches", "not_matches"):
         try:
             found = _regex(str(arg)).search(text) is not None
-        except re.error as exc:
+        except RegexError as exc:
             return Verdict(False, problem=f"invalid regular expression {fmt(arg)}: {exc}")
         return Verdict(found if op == "matches" else not found)
     if op == "prefix":

@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from mlflow_policy import jinjabudget
 from mlflow_policy.core import Unsafe, VaultedValue
 from mlflow_policy.dotted import strings
 
@@ -85,10 +86,13 @@ def _environment() -> ImmutableSandboxedEnvironment:
                if getattr(StrictUndefined, name) is Undefined._fail_with_undefined_error}
     undefined = type("_Undefined", (StrictUndefined,), {"__slots__": (), **refused})
 
-    return ImmutableSandboxedEnvironment(
-        undefined=undefined, autoescape=False, finalize=_refuse_vaulted,
-        keep_trailing_newline=True,
-    )
+    class Env(jinjabudget.BudgetedSandbox, ImmutableSandboxedEnvironment):
+        """Arithmetic, widths, loops and output on budget (see jinjabudget)."""
+
+    env = Env(undefined=undefined, autoescape=False, finalize=_refuse_vaulted,
+              keep_trailing_newline=True)
+    jinjabudget.install(env)
+    return env
 
 
 @functools.lru_cache(maxsize=1024)
@@ -100,7 +104,7 @@ def _compiled(source: str) -> Any:
         single = _SINGLE_EXPR.match(source)
         if single is not None:
             return ("expr", env.compile_expression(single.group("expr"), undefined_to_none=False))
-        return ("template", env.from_string(source))
+        return ("template", jinjabudget.instrument(env, source))
     except TemplateSyntaxError as exc:
         return ("error", f"invalid template {source!r}: {exc.message}")
 
@@ -160,6 +164,25 @@ def _missing_path(exc: _MissingFact, context: Mapping[str, Any]) -> str | None:
     return f"{parent}.{exc.name}" if parent is not None else None
 
 
+_QUOTED = re.compile(r"'([^']*)'")
+_JINJA_WORDS = frozenset({"dict object", "list object", "str object", "int object",
+                          "NoneType object", "float object", "bool object", "tuple object"})
+
+
+def _own_words(word: str, source: str) -> bool:
+    return all(part in source for part in word.split("."))
+
+
+def _quoting_own_words(exc: Exception, source: str) -> str:
+    """``exc``'s message when every word it quotes is written in the template, else only
+    its type: a message may quote a value the template computed (a secret)."""
+    msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    quoted = [q for q in _QUOTED.findall(msg) if q not in _JINJA_WORDS]
+    if msg and all(q in source for q in quoted):
+        return msg
+    return f"{type(exc).__name__} (naming a value, not shown)"
+
+
 def render(value: Any, context: Mapping[str, Any]) -> Any:
     """``value`` with every template in it rendered against ``context``.
 
@@ -178,22 +201,31 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
     if how == "error":
         raise TemplateProblem(compiled)
     try:
-        if how == "expr":
-            result = compiled(**context)
-            if isinstance(result, Undefined):
-                result._fail_with_undefined_error()
-            return result
-        return compiled.render(**context)
+        with jinjabudget.render_budget():
+            if how == "expr":
+                result = compiled(**context)
+                if isinstance(result, Undefined):
+                    result._fail_with_undefined_error()
+                return jinjabudget.check_size(result)
+            return compiled.render(**context)
+    except jinjabudget.BudgetExceeded as exc:
+        raise TemplateProblem(f"cannot render {value!r}: {exc}") from None
     except _MissingFact as exc:
         path = _missing_path(exc, context)
-        if path is not None:
+        if path is not None and _own_words(path, value):
             raise TemplateProblem(f"{path} is absent (read by {value!r})", missing=path) \
                 from None
+        if exc.name is not None and not _own_words(str(exc.name), value):
+            # {{ {}[vars.db_password] }}: the missing name is a value, maybe a secret
+            raise TemplateProblem(f"{value!r} reads a name computed from a value, which is "
+                                  "not defined") from None
         raise TemplateProblem(f"{value!r} reads {exc.name!r}, which is not defined") from None
     except SecurityError as exc:
-        raise TemplateProblem(f"{value!r} is not allowed in the sandbox: {exc}") from None
+        raise TemplateProblem(f"{value!r} is not allowed in the sandbox: "
+                              f"{_quoting_own_words(exc, value)}") from None
     except (TemplateError, UndefinedError) as exc:
-        raise TemplateProblem(f"cannot render {value!r}: {exc}") from None
-    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-        raise TemplateProblem(f"cannot render {value!r}: {type(exc).__name__}: {exc}") \
+        raise TemplateProblem(f"cannot render {value!r}: {_quoting_own_words(exc, value)}") \
             from None
+    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+        # their messages quote values (int('s3cret')): only the type is shown
+        raise TemplateProblem(f"cannot render {value!r}: {type(exc).__name__}") from None

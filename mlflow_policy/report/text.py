@@ -8,6 +8,7 @@ import json
 from itertools import groupby
 from typing import Any
 
+from mlflow_policy.display import escape_controls
 from mlflow_policy.findings import SEVERITIES, Result
 from mlflow_policy.report.options import ReportOptions
 from mlflow_policy.report.view import FindingView, views
@@ -107,4 +108,6 @@ def render(result: Result, options: ReportOptions) -> str:
         if result.summary.unmatched_rules:
             out.append("")
     out.append(summary_line(result, options))
-    return "\n".join(out) + "\n"
+    # names, paths and values come from pull requests: no control or bidi character
+    # reaches the terminal raw
+    return escape_controls("\n".join(out) + "\n", keep_colors=options.color)
