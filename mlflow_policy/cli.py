@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("mlflow_policy.commands.validate", "schema-check policy, waiver and test files"),
     "schema": ("mlflow_policy.commands.schema", "print the JSON Schema of policy files"),
     "init": ("mlflow_policy.commands.init", "scaffold a configuration repository"),
+    "gather-playbook": ("mlflow_policy.commands.gather_playbook", "write the gathering playbook"),
 }
 
 

@@ -181,12 +181,13 @@ def _clock(raw: Mapping[str, Any], received: float | None, facts: dict[str, Any]
     sent, start = raw.get("controller_time"), raw.get("host_time")
     end = raw.get("host_time_end", start)
     values = (sent, start, end, received)
-    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+    numbers = [float(v) for v in values
+               if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    if len(numbers) != len(values):
         unavailable["clock.offset_seconds"] = "no controller timestamps for this result"
         return
-    assert isinstance(sent, (int, float)) and isinstance(start, (int, float))
-    assert isinstance(end, (int, float)) and isinstance(received, (int, float))
-    low, high = end - received, start - sent
+    sent_f, start_f, end_f, received_f = numbers
+    low, high = end_f - received_f, start_f - sent_f
     facts["clock.offset_seconds"] = round(low, 3)
     sources["clock.offset_seconds"] = (
         f"live: host clock at its reply against the controller's at receipt (the offset "
