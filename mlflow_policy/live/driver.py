@@ -12,6 +12,7 @@ ansible-runner and Ansible are imported only here, inside :func:`gather`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -191,11 +192,16 @@ def gather(inventories: Sequence[str | Path], options: LiveOptions | None = None
         pdd.chmod(0o700)
         (pdd / "env").mkdir(mode=0o700)
         # read even with suppress_env_files: keep Ansible's stdout out of the artifacts
+        # (pexpect_timeout: how often runner checks for a cancel, i.e. Ctrl-C latency)
         (pdd / "env" / "settings").write_text(json.dumps(
-            {"suppress_output_file": True, "suppress_ansible_output": True}))
+            {"suppress_output_file": True, "suppress_ansible_output": True,
+             "pexpect_timeout": 1}))
         thread, runner = ansible_runner.run_async(
             private_data_dir=str(pdd),
             playbook=str(PLAYBOOK),
+            # Ansible runs in the user's directory (relative paths of their ansible.cfg and
+            # inventory resolve as in their own runs); runner writes nothing there
+            project_dir=str(Path.cwd()),
             inventory=paths,
             limit=opts.limit,
             forks=opts.forks,
@@ -213,8 +219,13 @@ def gather(inventories: Sequence[str | Path], options: LiveOptions | None = None
                 thread.join(0.2)
                 bar.tick()
         except BaseException:
-            cancel.set()  # runner kills ansible-playbook; then the directory goes
+            # Ansible's workers run in sessions of their own (setsid): runner's SIGKILL of
+            # ansible-playbook's group would orphan them. SIGINT lets ansible-playbook stop
+            # them first; what is left of the run after runner's kill is killed here.
+            leftover = _interrupt_ansible()
+            cancel.set()
             thread.join(30)
+            _kill(leftover)
             raise
         status, rc = runner.status, runner.rc
     finally:
@@ -222,6 +233,72 @@ def gather(inventories: Sequence[str | Path], options: LiveOptions | None = None
         shutil.rmtree(pdd, ignore_errors=True)
 
     return _results(seen, expected, status, rc, opts)
+
+
+def _proc_children() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text(errors="replace")
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            kids.setdefault(ppid, []).append(int(entry.name))
+    return kids
+
+
+def _interrupt_ansible(wait: float = 5.0) -> list[int]:
+    """SIGINT our ansible-playbook child and wait a little for it to stop its workers;
+    the pids of its whole process tree as it was (for :func:`_kill`)."""
+    import signal
+
+    if not Path("/proc").is_dir():
+        return []
+    kids = _proc_children()
+    mains = []
+    for pid in kids.get(os.getpid(), []):
+        try:
+            if b"ansible-playbook" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                mains.append(pid)
+        except OSError:
+            continue
+    tree, todo = [], list(mains)
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(kids.get(pid, []))
+    for pid in mains:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and any(_alive(p) for p in mains):
+        time.sleep(0.1)
+    return tree
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _kill(pids: list[int]) -> None:
+    """SIGKILL what is left of a cancelled run, except ssh: a ControlPersist master
+    outlives every run by design (the user's SSH settings)."""
+    import signal
+
+    for pid in pids:
+        try:
+            if os.path.basename(os.readlink(f"/proc/{pid}/exe")) == "ssh":
+                continue
+        except OSError:
+            continue
+        if _alive(pid):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _timestamp(value: Any) -> float | None:

@@ -149,7 +149,7 @@ def _derive_db(facts: dict[str, Any], sources: dict[str, str],
         return
     if expected is not None:
         facts["db.schema_current"] = revision == expected
-        sources["db.schema_current"] = "db.revision == db.expected_revision"
+        sources["db.schema_current"] = "catalogue: db.revision == db.expected_revision"
     else:
         unavailable["db.schema_current"] = unavailable["db.expected_revision"]
     tables = facts.get("db.tables")
@@ -163,7 +163,7 @@ def _derive_db(facts: dict[str, Any], sources: dict[str, str],
     else:
         facts["db.missing_tables"] = sorted(known - set(tables))
         facts["db.extra_tables"] = sorted(set(tables) - known)
-        src = f"backend store tables against the catalogue's tables of {revision}"
+        src = f"live: backend store tables against the catalogue's tables of {revision}"
         sources["db.missing_tables"] = sources["db.extra_tables"] = src
 
 

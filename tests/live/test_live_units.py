@@ -324,3 +324,11 @@ def test_live_code_is_not_imported_by_validate() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_missing_inventory_is_a_located_usage_error(tmp_path: Path) -> None:
+    from mlflow_policy.live.driver import LiveError, gather
+
+    with pytest.raises(LiveError, match="inventory not found"):
+        gather([tmp_path / "nope.yml"])
+    assert LiveError("x").exit_code == 2
