@@ -379,8 +379,12 @@ def gather_db(out: Gathered, params: dict[str, Any]) -> None:
         return
     timeout = float(params.get("db_timeout") or 5)
     try:
-        revision, tables = (read_sqlite(str(uri), timeout) if scheme == "sqlite"
-                            else read_sqlalchemy(str(uri), scheme, timeout))
+        if scheme == "sqlite":
+            revision, tables = read_sqlite(str(uri), timeout)
+        elif scheme.split("+", 1)[0] in ("postgresql", "postgres"):
+            revision, tables = read_postgres(str(uri), scheme, timeout)
+        else:
+            revision, tables = read_sqlalchemy(str(uri), scheme, timeout)
     except NoDriver as exc:
         for path in paths:
             out.missing(path, f"unavailable: no driver ({exc})")
@@ -425,6 +429,37 @@ def read_sqlite(uri: str, timeout: float) -> tuple[str | None, list[str]]:
         if "alembic_version" in tables:
             row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
             revision = row[0] if row else None
+        return revision, tables
+    finally:
+        conn.close()
+
+
+def read_postgres(uri: str, scheme: str, timeout: float) -> tuple[str | None, list[str]]:
+    """PostgreSQL with psycopg (3, else 2) directly: a fraction of SQLAlchemy's import
+    time. The session is read-only and every statement bounded before the first runs."""
+    try:
+        import psycopg as driver  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        try:
+            import psycopg2 as driver  # type: ignore[import-not-found,import-untyped,no-redef,unused-ignore]
+        except ImportError:
+            return read_sqlalchemy(uri, scheme, timeout)
+    dsn = "postgresql://" + uri.split("://", 1)[1]  # libpq knows no "+driver" scheme
+    ms = int(timeout * 1000)
+    conn = driver.connect(dsn, connect_timeout=max(1, int(timeout)),
+                          options=f"-c default_transaction_read_only=on "
+                                  f"-c statement_timeout={ms}")
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT table_name FROM information_schema.tables "
+                    "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'")
+        tables = [r[0] for r in cur.fetchall()]
+        revision = None
+        if "alembic_version" in tables:
+            cur.execute("SELECT version_num FROM alembic_version")
+            row = cur.fetchone()
+            revision = row[0] if row else None
+        conn.rollback()
         return revision, tables
     finally:
         conn.close()
