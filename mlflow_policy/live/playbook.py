@@ -22,6 +22,7 @@ from mlflow_policy.live.result import LiveHostResult, failed, from_module_result
 
 SOURCE = Path(__file__).with_name("ansible")
 PLAYBOOK_NAME = "gather.yml"
+WRITER_NAME = "write-results.yml"
 MODULE_FILE = "library/mlflow_policy_facts.py"
 RESULTS_DEFAULT = "mlflow-policy-facts"
 SETTINGS_MARKER = "    # (gather-playbook writes its settings here)\n"
@@ -65,16 +66,19 @@ def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
 
 
 def playbook_text(env_names: Iterable[str], secret_names: Iterable[str]) -> str:
-    """The shipped playbook with live mode's settings as play vars."""
+    """The shipped playbook with live mode's settings as play vars and the tasks that
+    write the results appended."""
     text = (SOURCE / PLAYBOOK_NAME).read_text(encoding="utf-8")
+    writer = (SOURCE / WRITER_NAME).read_text(encoding="utf-8")
     if SETTINGS_MARKER not in text:  # the shipped file and this writer go together
         raise RuntimeError("gather.yml lacks its settings marker")
     settings = (
         "    # Variables MLflow reads without the MLFLOW_ prefix (kept from a server's\n"
         "    # environment besides MLFLOW_*), and MLflow's secret variables (withheld).\n"
         f"    mlflow_policy_env_names: {json.dumps(sorted(env_names))}\n"
-        f"    mlflow_policy_secret_names: {json.dumps(sorted(secret_names))}\n")
-    return text.replace(SETTINGS_MARKER, settings)
+        f"    mlflow_policy_secret_names: {json.dumps(sorted(secret_names))}\n"
+        "    mlflow_policy_write_results: true\n")
+    return text.replace(SETTINGS_MARKER, settings).rstrip("\n") + "\n\n" + writer
 
 
 def secret_names() -> list[str]:
