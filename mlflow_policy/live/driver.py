@@ -88,28 +88,43 @@ def _ansible_playbook() -> str:
                     "(pip install 'mlflow-policy[live]')")
 
 
+def _config_file(cwd: Path) -> Path | None:
+    """The ansible.cfg the user's own ansible-playbook would read when run from ``cwd``
+    (Ansible's lookup order; a world-writable cwd's file is ignored, as Ansible does)."""
+    env = os.environ.get("ANSIBLE_CONFIG")
+    if env:
+        p = Path(os.path.expanduser(env))
+        p = p / "ansible.cfg" if p.is_dir() else p
+        return p if p.is_file() else None
+    local = cwd / "ansible.cfg"
+    if local.is_file() and not (cwd.stat().st_mode & 0o002):
+        return local
+    for candidate in (Path.home() / ".ansible.cfg", Path("/etc/ansible/ansible.cfg")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def _ansible_settings(cwd: Path) -> dict[str, str]:
     """ANSIBLE_CONFIG and ANSIBLE_HOST_KEY_CHECKING as the user's own ansible-playbook run
     from ``cwd`` would have them: runner runs Ansible elsewhere (so it would not find a
-    ./ansible.cfg) and forces host key checking off unless told (we do not)."""
+    ./ansible.cfg) and forces host key checking off unless told (we do not). Read without
+    importing Ansible (a second or more of a live run's start)."""
+    import configparser
+
     out: dict[str, str] = {}
-    try:
-        from ansible.config.manager import ConfigManager, find_ini_config_file
-    except ImportError as exc:
-        raise LiveError("Ansible is not installed: pip install 'mlflow-policy[live]'") from exc
-    here = os.getcwd()
-    try:
-        os.chdir(cwd)
-        cfg = find_ini_config_file()
-    finally:
-        os.chdir(here)
-    if cfg:
-        out["ANSIBLE_CONFIG"] = str(Path(cwd, cfg).resolve())
+    cfg = _config_file(cwd)
+    if cfg is not None:
+        out["ANSIBLE_CONFIG"] = str(cfg.resolve())
     if "ANSIBLE_HOST_KEY_CHECKING" not in os.environ:
-        try:
-            value = ConfigManager(cfg).get_config_value("HOST_KEY_CHECKING")
-        except Exception:  # an unreadable config: Ansible's own default
-            value = True
+        value = True  # Ansible's default
+        if cfg is not None:
+            parser = configparser.ConfigParser(interpolation=None, strict=False)
+            try:
+                parser.read(cfg, encoding="utf-8")
+                value = parser.getboolean("defaults", "host_key_checking", fallback=True)
+            except (configparser.Error, ValueError, OSError):
+                value = True
         out["ANSIBLE_HOST_KEY_CHECKING"] = "True" if value else "False"
     return out
 

@@ -332,3 +332,24 @@ def test_missing_inventory_is_a_located_usage_error(tmp_path: Path) -> None:
     with pytest.raises(LiveError, match="inventory not found"):
         gather([tmp_path / "nope.yml"])
     assert LiveError("x").exit_code == 2
+
+
+def test_users_ansible_cfg_and_host_key_checking(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runner runs Ansible elsewhere and would force host key checking off: the user's
+    ./ansible.cfg is named explicitly and its host_key_checking kept (default on)."""
+    from mlflow_policy.live.driver import _ansible_settings
+
+    monkeypatch.delenv("ANSIBLE_CONFIG", raising=False)
+    monkeypatch.delenv("ANSIBLE_HOST_KEY_CHECKING", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    project = tmp_path / "project"
+    project.mkdir()
+    project.chmod(0o755)
+    assert _ansible_settings(project)["ANSIBLE_HOST_KEY_CHECKING"] in ("True", "False")
+    (project / "ansible.cfg").write_text("[defaults]\nhost_key_checking = False\n")
+    settings = _ansible_settings(project)
+    assert settings == {"ANSIBLE_CONFIG": str((project / "ansible.cfg").resolve()),
+                        "ANSIBLE_HOST_KEY_CHECKING": "False"}
+    monkeypatch.setenv("ANSIBLE_HOST_KEY_CHECKING", "True")
+    assert "ANSIBLE_HOST_KEY_CHECKING" not in _ansible_settings(project)
