@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -193,6 +194,7 @@ def main() -> int:
         for d in daemons:
             d.stop()
         fl.stop()
+        shutil.rmtree(base, ignore_errors=True)
     return 0
 
 
