@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("mlflow_policy.commands.schema",
                "print the JSON Schema of policy files (--config: of the run configuration)"),
     "init": ("mlflow_policy.commands.init", "scaffold a configuration repository"),
+    "gather-playbook": ("mlflow_policy.commands.gather_playbook", "write the gathering playbook"),
 }
 
 
