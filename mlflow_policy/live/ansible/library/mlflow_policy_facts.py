@@ -50,8 +50,9 @@ author: mlflow-policy
 
 # Kept identical to mlflow_policy.secrets.SECRET_NAME (a test compares them).
 SECRET_NAME = re.compile(
-    r"PASSWORD|PASSWD|PASSPHRASE|TOKEN|SECRET|CREDENTIAL|PRIVATE_KEY|API_KEY|APIKEY"
-    r"|ACCESS_KEY(?!_ID)|CONNECTION_STRING|SAS_KEY|AUTH_KEY",
+    r"(?<!NO)(?<!NO_)(?:PASSWORD|PASSWD)|PASSPHRASE|TOKEN|SECRET|CREDENTIAL|PRIVATE_KEY"
+    r"|API_KEY|APIKEY|ACCESS_KEY(?!_ID)|CONNECTION_STRING|SAS_KEY|AUTH_KEY"
+    r"|(?:^|_)PASS(?:$|_)|_PWD$|^AUTHORIZATION$",
     re.IGNORECASE,
 )
 URI_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@?#]*:)[^\s@/?#]+(?=@)")
