@@ -55,7 +55,9 @@ SECRET_NAME = re.compile(
     r"|(?:^|_)PASS(?:$|_)|_PWD$|^AUTHORIZATION$",
     re.IGNORECASE,
 )
-URI_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@?#]*:)[^\s@/?#]+(?=@)")
+# The password of a URI, also when it holds '@', '/' or '#' (as mlflow_policy.secrets).
+URI_PASSWORD = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@?#]*:)(?!\d{1,5}(?:[/?#]|$))\S+(?=@)")
 MASK = "***"
 
 # `mlflow server` options that are facts, with the environment variable click also reads
