@@ -218,15 +218,18 @@ class Masker:
         return self._mapping(values, "", frozenset(vaulted) if vaulted else frozenset())
 
 
-_LEAVES: dict[int, tuple[HostFacts, frozenset[str]]] = {}
+LeavesCache = dict[int, tuple[HostFacts, frozenset[str]]]
 
 
-def secret_leaves(facts: HostFacts) -> frozenset[str]:
+def secret_leaves(facts: HostFacts, cache: LeavesCache | None = None) -> frozenset[str]:
     """Every text in a host's facts that masking hides (values of secret-named keys and of
-    vaulted paths): what a policy template must not print, whatever way it read them."""
-    hit = _LEAVES.get(id(facts))
-    if hit is not None and hit[0] is facts:
-        return hit[1]
+    vaulted paths): what a policy template must not print, whatever way it read them.
+    ``cache``: the run's (see ConditionMemo), keyed by the host's id and holding the host,
+    so an id cannot be reused while the entry lives."""
+    if cache is not None:
+        hit = cache.get(id(facts))
+        if hit is not None and hit[0] is facts:
+            return hit[1]
     found: set[str] = set()
     vaulted = frozenset(facts.vaulted_paths) if facts.vaulted_paths else frozenset()
 
@@ -246,16 +249,17 @@ def secret_leaves(facts: HostFacts) -> frozenset[str]:
                 found.add(text)
 
     walk(facts.facts, "", False)
-    if len(_LEAVES) > 65536:
-        _LEAVES.clear()
     leaves = frozenset(found)
-    _LEAVES[id(facts)] = (facts, leaves)
+    if cache is not None:
+        if len(cache) > 65536:
+            cache.clear()
+        cache[id(facts)] = (facts, leaves)
     return leaves
 
 
-def reveals_secret(value: Any, facts: HostFacts) -> bool:
+def reveals_secret(value: Any, facts: HostFacts, cache: LeavesCache | None = None) -> bool:
     """Does ``value`` (rendered by a policy template) print one of the host's secrets?"""
-    leaves = secret_leaves(facts)
+    leaves = secret_leaves(facts, cache)
     if not leaves:
         return False
     text = value if isinstance(value, str) else repr(value)

@@ -98,8 +98,15 @@ class VaultRefs:
                             if value is not None and id(value) not in self._seen:
                                 self._add(find(hostvars, path)[1], value)
                     continue
-                for path in sorted(vaulted):
+                # The order the resolver's documents are numbered in (their hostvars,
+                # sorted), so that a snapshot read back numbers its vaults alike: write,
+                # read, write gives the same bytes. Then whatever aliases no hostvar.
+                paths = sorted(vaulted)
+                for path in sorted(p for p in paths if p.startswith("vars.")):
                     self._add(find(doc.values, path)[1], None)
+                for path in paths:
+                    if not path.startswith("vars."):
+                        self._add(find(doc.values, path)[1], None)
 
     def _add(self, value: Any, holder: Any) -> None:
         if holder is not None and holder is value:

@@ -26,7 +26,7 @@ from mlflow_policy.policy.templating import (
     referenced_names,
     render,
 )
-from mlflow_policy.secrets import reveals_secret
+from mlflow_policy.secrets import LeavesCache, reveals_secret
 
 
 class CheckResult(NamedTuple):
@@ -65,7 +65,7 @@ class ConditionMemo:
     (cleared when full): a run over a huge fleet must not grow them without end.
     """
 
-    __slots__ = ("absent", "reads", "renders", "texts", "verdicts")
+    __slots__ = ("absent", "leaves", "reads", "renders", "texts", "verdicts")
 
     def __init__(self) -> None:
         # see _verdict_key: (id(cond), fact, value...) -> (cond, read, verdict)
@@ -78,6 +78,8 @@ class ConditionMemo:
         self.texts: dict[int, tuple[Condition, str, dict[str, str]]] = {}
         # (id(cond), fact path) -> (cond, the result for an absent fact: host-independent)
         self.absent: dict[tuple[int, str], tuple[Condition, CheckResult]] = {}
+        # id(host facts) -> (the facts, the secret texts a template must not print)
+        self.leaves: LeavesCache = {}
 
 
 class _Subject(NamedTuple):
@@ -334,7 +336,8 @@ def _operator(cond: Condition, op: str, expected: str, subject: _Subject) -> _Ve
             return _template_problem(problem, subject, op, expected)
         # A template that reads a secret-named fact must not print what it rendered.
         shown = ops.MASKED if ops.mentions_secret(raw) or reveals_secret(
-            rendered, subject.facts) else rendered
+            rendered, subject.facts,
+            subject.memo.leaves if subject.memo is not None else None) else rendered
         raw = rendered
         expected = ops.short(op, shown)
     value = subject.value

@@ -29,7 +29,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,32 +44,19 @@ START_TIMEOUT = 300  # seconds for mlflow server to answer /health (slow under l
 
 
 class SilentListener:
-    """Accepts connections and never answers: an SSH client waits for a banner."""
+    """Accepts connections and never answers: an SSH client waits for a banner.
+
+    The kernel completes the TCP handshake of a connection waiting in the listen backlog,
+    so nothing has to accept(): no thread, which would keep every later test of the
+    session in one process (parallel.py does not fork while another thread runs)."""
 
     def __init__(self) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
-        self.sock.settimeout(0.5)
         self.port: int = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.held.append(conn)
 
     def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(5)
-        for c in self.held:
-            c.close()
         self.sock.close()
 
 
