@@ -69,7 +69,7 @@ def test_env_file_parsing(module: ModuleType) -> None:
       "--default-artifact-root=s3://b/x", "--artifacts-destination", "/srv/a"],
      {"server.workers": "2", "server.port": "80", "server.host": "::",
       "server.serve_artifacts": True, "server.default_artifact_root": "s3://b/x",
-      "server.artifacts_destination": "/srv/a"}),
+      "server.artifacts_destination": "/srv/a", "server.app_name": "basic-auth"}),
     (["-w8", "--gunicorn-opts", "--workers 99", "--registry-store-uri", "sqlite:///r.db"],
      {"server.workers": "8", "server.registry_store_uri": "sqlite:///r.db"}),
 ])

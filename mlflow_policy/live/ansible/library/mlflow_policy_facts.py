@@ -73,10 +73,11 @@ VALUE_OPTIONS = {
     "-h": ("server.host", None),
     "--port": ("server.port", "MLFLOW_PORT"),
     "-p": ("server.port", None),
+    "--app-name": ("server.app_name", None),
 }
 # Options taking a value that are not facts: skipped with their value when parsing.
 OTHER_VALUE_OPTIONS = frozenset({
-    "--app-name", "--static-prefix", "--gunicorn-opts", "--waitress-opts", "--uvicorn-opts",
+    "--static-prefix", "--gunicorn-opts", "--waitress-opts", "--uvicorn-opts",
     "--expose-prometheus", "--allowed-hosts", "--cors-allowed-origins", "--x-frame-options",
     "--secrets-cache-ttl", "--secrets-cache-max-size",
 })
@@ -114,10 +115,68 @@ def gather_package(out: Gathered) -> None:
             continue
         out.set("mlflow.version", version, f"importlib.metadata: {dist}")
         out.set("mlflow.package", dist, f"importlib.metadata: {dist}")
+        out.set("mlflow.extras", installed_extras(dist), f"importlib.metadata: {dist} extras")
         return
     reason = f"neither mlflow nor mlflow-skinny is installed for {sys.executable}"
     out.missing("mlflow.version", reason)
     out.missing("mlflow.package", reason)
+    out.missing("mlflow.extras", reason)
+
+
+def installed_extras(dist: str) -> list[str]:
+    """The extras of ``dist`` whose requirements are all installed (``auth`` when Flask-WTF
+    is there): what ``pip install mlflow[auth]`` left behind, read without importing it."""
+    from importlib import metadata
+
+    requires = metadata.requires(dist) or []
+    extras = metadata.metadata(dist).get_all("Provides-Extra") or []
+    found: list[str] = []
+    for extra in extras:
+        names = [re.match(r"[A-Za-z0-9_.\-]+", r).group(0)  # type: ignore[union-attr]
+                 for r in requires
+                 if re.search(r"extra\s*==\s*[\"']" + re.escape(extra) + r"[\"']", r)]
+        if not names:
+            continue
+        try:
+            for name in names:
+                metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+        found.append(extra)
+    return sorted(found)
+
+
+def gather_auth(out: Gathered) -> None:
+    """auth.database_uri: the basic-auth config's database_uri (MLFLOW_AUTH_CONFIG_PATH, else
+    the basic_auth.ini MLflow ships), read as text: never the auth database itself."""
+    import configparser
+    from importlib import metadata
+
+    env = out.facts.get("env") or {}
+    path = env.get("MLFLOW_AUTH_CONFIG_PATH") if isinstance(env, dict) else None
+    if not path:
+        dist = out.facts.get("mlflow.package")
+        if not isinstance(dist, str):
+            out.missing("auth.database_uri", "no MLflow distribution installed")
+            return
+        path = str(metadata.distribution(dist).locate_file("mlflow/server/auth/basic_auth.ini"))
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with open(path, encoding="utf-8") as f:
+            parser.read_file(f)
+    except OSError as exc:
+        out.missing("auth.database_uri", f"cannot read the basic-auth config {path}: "
+                    f"{exc.strerror}")
+        return
+    except configparser.Error as exc:
+        out.missing("auth.database_uri", f"the basic-auth config {path} is not an INI file "
+                    f"({type(exc).__name__})")
+        return
+    uri = parser.get("mlflow", "database_uri", fallback=None)
+    if uri is None:
+        out.missing("auth.database_uri", f"no [mlflow] database_uri in {path}")
+    else:
+        out.set("auth.database_uri", uri, f"basic-auth config {path}")
 
 
 # --- the environment: env file, then the running server's /proc/<pid>/environ ---------
@@ -369,7 +428,7 @@ def gather_http(out: Gathered, params: dict[str, Any], options: dict[str, Any] |
 
 def gather_db(out: Gathered, params: dict[str, Any]) -> None:
     uri = out.facts.get("server.backend_store_uri")
-    paths = ("db.revision", "db.tables")
+    paths = ("db.revision", "db.tables", "db.max_connections")
     if not uri:
         for path in paths:
             out.missing(path, "no backend store URI (no running server's --backend-store-uri "
@@ -381,13 +440,16 @@ def gather_db(out: Gathered, params: dict[str, Any]) -> None:
             out.missing(path, f"the backend store is not a database ({scheme or 'a path'})")
         return
     timeout = float(params.get("db_timeout") or 5)
+    limit: int | None
     try:
         if scheme == "sqlite":
             revision, tables = read_sqlite(str(uri), timeout)
+            limit = None
+            out.missing("db.max_connections", "SQLite has no connection limit")
         elif scheme.split("+", 1)[0] in ("postgresql", "postgres"):
-            revision, tables = read_postgres(str(uri), scheme, timeout)
+            revision, tables, limit = read_postgres(str(uri), scheme, timeout)
         else:
-            revision, tables = read_sqlalchemy(str(uri), scheme, timeout)
+            revision, tables, limit = read_sqlalchemy(str(uri), scheme, timeout)
     except NoDriver as exc:
         for path in paths:
             out.missing(path, f"unavailable: no driver ({exc})")
@@ -403,6 +465,10 @@ def gather_db(out: Gathered, params: dict[str, Any]) -> None:
         return
     source = "backend store (read-only transaction)"
     out.set("db.tables", sorted(tables), source)
+    if limit is not None:
+        out.set("db.max_connections", limit, source + ": max_connections")
+    else:
+        out.missing("db.max_connections", "the database did not say its connection limit")
     if revision is None:
         out.missing("db.revision", "the backend store has no alembic_version table")
     else:
@@ -437,7 +503,8 @@ def read_sqlite(uri: str, timeout: float) -> tuple[str | None, list[str]]:
         conn.close()
 
 
-def read_postgres(uri: str, scheme: str, timeout: float) -> tuple[str | None, list[str]]:
+def read_postgres(uri: str, scheme: str, timeout: float
+                  ) -> tuple[str | None, list[str], int | None]:
     """PostgreSQL with psycopg (3, else 2) directly: a fraction of SQLAlchemy's import
     time. The session is read-only and every statement bounded before the first runs."""
     try:
@@ -462,13 +529,17 @@ def read_postgres(uri: str, scheme: str, timeout: float) -> tuple[str | None, li
             cur.execute("SELECT version_num FROM alembic_version")
             row = cur.fetchone()
             revision = row[0] if row else None
+        cur.execute("SHOW max_connections")
+        row = cur.fetchone()
+        limit = int(row[0]) if row else None
         conn.rollback()
-        return revision, tables
+        return revision, tables, limit
     finally:
         conn.close()
 
 
-def read_sqlalchemy(uri: str, scheme: str, timeout: float) -> tuple[str | None, list[str]]:
+def read_sqlalchemy(uri: str, scheme: str, timeout: float
+                    ) -> tuple[str | None, list[str], int | None]:
     try:
         import sqlalchemy  # type: ignore[import-not-found,unused-ignore]
     except ImportError as exc:
@@ -501,8 +572,15 @@ def read_sqlalchemy(uri: str, scheme: str, timeout: float) -> tuple[str | None, 
             if "alembic_version" in tables:
                 row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
                 revision = row[0] if row else None
+            limit = None
+            if scheme.startswith("postgresql"):
+                row = conn.exec_driver_sql("SHOW max_connections").first()
+                limit = int(row[0]) if row else None
+            elif scheme.startswith("mysql"):
+                row = conn.exec_driver_sql("SELECT @@max_connections").first()
+                limit = int(row[0]) if row else None
             conn.rollback()
-        return revision, list(tables)
+        return revision, list(tables), limit
     finally:
         engine.dispose()
 
@@ -535,11 +613,12 @@ def withhold(facts: dict[str, Any], secret_names: set[str]) -> list[str]:
 # --- the whole pass --------------------------------------------------------------------
 
 STEP_FACTS = {
-    "mlflow": ("mlflow.version", "mlflow.package", "python.version"),
+    "mlflow": ("mlflow.version", "mlflow.package", "mlflow.extras", "python.version"),
     "environment": ("env", "server.running", "server.serve_artifacts",
                     *sorted({p for p, _ in VALUE_OPTIONS.values()})),
     "http": ("http.version", "http.healthy"),
-    "db": ("db.revision", "db.tables"),
+    "db": ("db.revision", "db.tables", "db.max_connections"),
+    "auth": ("auth.database_uri",),
 }
 
 
@@ -555,6 +634,8 @@ def gather(params: dict[str, Any]) -> dict[str, Any]:
                 options = gather_environment(out, params)
             elif name == "http":
                 gather_http(out, params, options)
+            elif name == "auth":
+                gather_auth(out)
             else:
                 gather_db(out, params)
         except Exception as exc:  # one broken source must not hide the others
