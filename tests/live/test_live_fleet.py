@@ -191,7 +191,7 @@ import sys, tempfile
 tempfile.tempdir = sys.argv[2]
 from mlflow_policy.live.driver import LiveOptions, gather
 try:
-    gather([sys.argv[1]], LiveOptions(forks=2, timeout=30), expected_hosts=["silent"])
+    gather([sys.argv[1]], LiveOptions(forks=2, timeout=90), expected_hosts=["silent"])
 except KeyboardInterrupt:
     print("interrupted", flush=True)
     sys.exit(130)
@@ -205,9 +205,16 @@ def test_ctrl_c_removes_the_private_directory(fleet: Any, tmp_path: Path) -> Non
     is left behind."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    env = {**fleet.ansible_env, "ANSIBLE_TIMEOUT": "30"}
+    # The fleet's silent host gives up after a few seconds; here it must still be waiting
+    # when the signal comes, however slow the machine: the same inventory, a longer timeout.
+    doc = json.loads((fleet.inventory / "hosts.yml").read_text())
+    doc["all"]["children"]["broken"]["hosts"]["silent"]["ansible_timeout"] = 60
+    inventory = tmp_path / "inventory"
+    inventory.mkdir()
+    (inventory / "hosts.yml").write_text(json.dumps(doc))
+    env = {**fleet.ansible_env, "ANSIBLE_TIMEOUT": "60"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", SIGINT_SCRIPT, str(fleet.inventory), str(tmp)],
+        [sys.executable, "-c", SIGINT_SCRIPT, str(inventory), str(tmp)],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
