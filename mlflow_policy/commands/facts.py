@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "that failed; the report is complete all the same)")
     common.add_config_options(parser)
     common.add_inventory_options(parser)
+    common.add_live_options(parser)
     common.add_output_options(parser)
 
 
