@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="evaluate a facts document (`facts --format json -o FILE`) "
                              "instead of inventories: the same findings as the run that "
                              "wrote it; or a gather-playbook results directory, with the "
-                             "declared facts of -i when given")
+                             "declared facts of -i when given (without -i, no drift)")
     parser.add_argument(
         "--format", action="append", metavar="FORMAT[=FILE]",
         help=f"report format: {', '.join(REPORTERS)} (default text); repeat with FORMAT=FILE "
@@ -176,6 +176,11 @@ def evaluate_tree(args: argparse.Namespace, config: RunConfig, root: Path, *,
         fleet = Fleet(inventories=(), hosts=(), diagnostics=())
     else:
         fleet = source(args, config, root).load()
+        facts = getattr(args, "facts", None)
+        if facts is not None and facts.is_dir() and not args.inventory:
+            from dataclasses import replace
+
+            config = replace(config, drift=())  # nothing declared to compare with
     return _run(args, config, fleet, loaded, active_waivers)
 
 

@@ -153,7 +153,9 @@ class LiveInventories:
 class ResultsDirectory:
     """A ``gather-playbook`` results directory (one JSON document per host), with the
     declared facts of ``declared`` when given (``-i``); without, each host's declared
-    document is empty (so no drift), in inventory ``results``."""
+    document is empty, in inventory ``results`` (and ``check`` compares no drift).
+
+    Secrets are masked in such a document: their observed values are unknown here."""
 
     directory: Path
     root: Path
