@@ -55,9 +55,20 @@ def drift_findings(hosts: Sequence[HostFacts], entries: Sequence[str]) -> list[F
                 rule=DRIFT, severity="warning", host=h.host, inventory=h.inventory,
                 fact=item.path, actual=item.observed if item.observed_present else None,
                 expected=f"the declared value ({declared})", location=item.location,
-                message=f"{item.path} is {observed} on the host, but the inventory declares "
-                        f"{declared}"))
+                message=_drift_message(h, item.path, observed, declared)))
     return out
+
+
+def _drift_message(h: HostFacts, path: str, observed: str, declared: str) -> str:
+    from mlflow_policy.facts.document import find
+
+    if path == "db.revision" and h.declared_doc is not None:
+        # declared through the version: say which one, and that the head is derived
+        _, version = find(h.declared_doc.values, "mlflow.version")
+        return (f"db.revision is {observed} on the host, but the declared mlflow.version "
+                f"{version} expects {declared} (its alembic head): the database was not "
+                "migrated")
+    return f"{path} is {observed} on the host, but the inventory declares {declared}"
 
 
 def run_check(

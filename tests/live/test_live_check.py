@@ -140,7 +140,7 @@ def test_drift_shows_both_sides(runs: dict[str, Any], fleet: Any) -> None:
     assert fleet.expected["server-dbbehind"]["db.revision"] in revision["message"]
     head = catalogue.head_for(fleet.expected["server-live"]["mlflow.version"])
     assert head is not None
-    assert f"inventory declares '{head}'" in revision["message"]
+    assert f"expects '{head}' (its alembic head)" in revision["message"]
     workers = by[("server-live", "server.workers")]
     assert workers["message"] == "server.workers is 1 on the host, but the inventory declares 2"
     assert by[("client-behind", "mlflow.version")]["location"] is not None

@@ -122,3 +122,14 @@ def test_live_commands_are_offered() -> None:
     from tests.test_live_wording import _options
 
     assert {"--live", "--forks", "--timeout", "--limit"} <= _options()
+
+
+def test_revision_drift_names_the_declared_version(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["check", "--facts", "results", "-i", "inv", "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    [drift] = [f for f in doc["findings"] if f["fact"] == "db.revision"]
+    assert drift["message"] == (
+        "db.revision is '6f8d9c3b2a1e' on the host, but the declared mlflow.version 3.17.2 "
+        "expects 'dc11669786a5' (its alembic head): the database was not migrated")
+    assert drift["location"]["line"] == 5  # where mlflow_version is declared
