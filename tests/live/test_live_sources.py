@@ -5,6 +5,7 @@ missing hosts, masked secrets unknown), and the CLI's live options."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,18 @@ def test_revision_drift_names_the_declared_version(
         "db.revision is '6f8d9c3b2a1e' on the host, but the declared mlflow.version 3.17.2 "
         "expects 'dc11669786a5' (its alembic head): the database was not migrated")
     assert drift["location"]["line"] == 5  # where mlflow_version is declared
+
+
+def test_facts_text_shows_what_a_live_run_could_not_read(repo: Path) -> None:
+    from mlflow_policy.commands.facts import render_text
+    from mlflow_policy.config import RunConfig
+    from mlflow_policy.sources import StaticInventories
+    from mlflow_policy.sources.live import ResultsDirectory
+
+    fleet = ResultsDirectory(Path("results"), repo,
+                             StaticInventories([repo / "inv"], RunConfig(), repo)).load()
+    text = render_text([h for h in fleet.hosts if h.host in ("cli", "gone")], False)
+    assert re.search(r"\n  db\.revision +\(unavailable\) +no running mlflow server\n", text)
+    assert re.search(r"\n  observed +\(unavailable\) +unreachable: Failed to connect: "
+                     r"Connection refused\n", text), text
+    assert SECRET not in text
