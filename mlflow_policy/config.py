@@ -14,7 +14,7 @@ facts:                           # fact path -> hostvar (dotted for nested hostv
 roles:                           # role fact when the role hostvar is unset: first match wins
   tracking_server: [mlflow_servers]
   client: [mlflow_clients]
-drift: [mlflow.version, env, server]
+drift: [mlflow.version, env, server, db.revision]
 ```
 Unknown keys are errors with file:line, as everywhere else; ``facts:`` keys and ``drift:``
 entries must be fact paths of the fact table (``facts/table.py``). The model and its JSON
@@ -38,7 +38,8 @@ FAIL_ON = ("error", "warning", "info", "never")
 
 # facts.md: fact path -> the hostvar static mode reads it from (from the one fact table).
 DEFAULT_FACT_MAPPING: dict[str, str] = dict(_table.DEFAULT_FACT_MAPPING)
-DEFAULT_DRIFT = ("mlflow.version", "env", "server")
+# db.revision: compared with the alembic head of the declared mlflow.version (facts/drift.py)
+DEFAULT_DRIFT = ("mlflow.version", "env", "server", "db.revision")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ WAIVER_EXPIRED = "mlflow-policy/waiver-expired"
 WAIVER_UNUSED = "mlflow-policy/waiver-unused"
 SCHEMA_MIGRATION = "mlflow-policy/schema-migration"
 DRIFT = "mlflow-policy/drift"
+UNREACHABLE = "mlflow-policy/unreachable"
 
 # The engine's own finding ids (policy-language.md section 10) and what each means; explain
 # prints these, and they filter and waive like any rule (internal-error excepted).
@@ -54,14 +55,20 @@ BUILTIN_RULES: Mapping[str, str] = {
                       "at all when the new head is older (error: MLflow has no downgrades).",
     DRIFT: "live mode: a fact's observed value differs from the value the inventory declares "
            "(the config's drift: paths). A vaulted value that cannot be compared is unknown, "
-           "never drift.",
+           "never drift. The declared value of db.revision is the alembic head of the declared "
+           "mlflow.version, so a database left behind by an upgrade drifts too.",
+    UNREACHABLE: "live mode: a host Ansible could not gather (unreachable, failed or timed "
+                 "out), with Ansible's reason (secrets masked). Its observed facts are all "
+                 "unavailable, so the rules on them are skipped; every other host is still "
+                 "reported.",
 }
 
 # Built-ins every run may produce, which waivers and --rule/--skip-rule scope over.
 # internal-error is never filtered or waived; schema-migration (pull-request mode) and
-# drift (live mode) are in scope only in runs that can produce them.
+# drift and unreachable (live mode) are in scope only in runs that can produce them.
 ENGINE_BUILTINS = tuple(r for r in BUILTIN_RULES
-                        if r not in (INTERNAL_ERROR, SCHEMA_MIGRATION, DRIFT))
+                        if r not in (INTERNAL_ERROR, SCHEMA_MIGRATION, DRIFT,
+                                      UNREACHABLE))
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from mlflow_policy.config import DEFAULT_DRIFT
 from mlflow_policy.core import HostFacts
-from mlflow_policy.findings import DRIFT, Finding, Result
+from mlflow_policy.findings import DRIFT, UNREACHABLE, Finding, Result
 
 if TYPE_CHECKING:
     from mlflow_policy.policy.loader import LoadedPolicy, LoadedWaiver
@@ -37,6 +37,7 @@ def drift_findings(hosts: Sequence[HostFacts], entries: Sequence[str]) -> list[F
     """``mlflow-policy/drift``, one warning per drifted path of each live host (unknown
     paths are not findings: the rules on them are skipped with the reason)."""
     from mlflow_policy.facts.drift import diff
+    from mlflow_policy.secrets import mask
 
     out: list[Finding] = []
     for h in hosts:
@@ -45,15 +46,29 @@ def drift_findings(hosts: Sequence[HostFacts], entries: Sequence[str]) -> list[F
         for item in diff(h.declared, h.observed, entries):
             if item.status != "drift":
                 continue
-            declared = repr(item.declared) if item.declared_present else "absent"
-            observed = repr(item.observed) if item.observed_present else "absent"
+            # the message is text: secrets masked here (a token is not recognisable later)
+            declared = (repr(mask(item.declared, item.path, h)) if item.declared_present
+                        else "absent")
+            observed = (repr(mask(item.observed, item.path, h)) if item.observed_present
+                        else "absent")
             out.append(Finding(
                 rule=DRIFT, severity="warning", host=h.host, inventory=h.inventory,
                 fact=item.path, actual=item.observed if item.observed_present else None,
                 expected=f"the declared value ({declared})", location=item.location,
-                message=f"{item.path} is {observed} on the host, but the inventory declares "
-                        f"{declared}"))
+                message=_drift_message(h, item.path, observed, declared)))
     return out
+
+
+def _drift_message(h: HostFacts, path: str, observed: str, declared: str) -> str:
+    from mlflow_policy.facts.document import find
+
+    if path == "db.revision" and h.declared_doc is not None:
+        # declared through the version: say which one, and that the head is derived
+        _, version = find(h.declared_doc.values, "mlflow.version")
+        return (f"db.revision is {observed} on the host, but the declared mlflow.version "
+                f"{version} expects {declared} (its alembic head): the database was not "
+                "migrated")
+    return f"{path} is {observed} on the host, but the inventory declares {declared}"
 
 
 def run_check(
@@ -79,7 +94,7 @@ def run_check(
     ids = list(builtin_ids)
     if fleet.mode == "live":
         extra.extend(drift_findings(fleet.hosts, drift))
-        ids.append(DRIFT)
+        ids.extend((DRIFT, UNREACHABLE))
     return evaluate(
         policies, fleet.hosts, fleet.diagnostics, waivers, today=today,
         rule_filter=filters.rules, skip_filter=filters.skip,

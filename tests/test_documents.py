@@ -70,6 +70,16 @@ DRIFT_CASES: list[tuple[str, FactDocument, list[str], list[tuple[str, str]]]] = 
     ("an-unreachable-host-is-unknown-everywhere",
      _observed(host_unavailable="unreachable: ssh timeout"), ["mlflow.version", "env"],
      [("env", "unknown"), ("mlflow.version", "unknown")]),
+    # db.revision: declared as the alembic head of the declared mlflow.version (3.17.2)
+    ("a-database-at-the-declared-head-does-not-drift", _observed(db={"revision": "dc11669786a5"}),
+     ["db.revision"], []),
+    ("a-database-left-behind-drifts", _observed(db={"revision": "6f8d9c3b2a1e"}),
+     ["db.revision"], [("db.revision", "drift")]),
+    ("a-host-without-a-backend-store-has-no-revision-to-compare", _observed(),
+     ["db.revision"], []),
+    ("an-unread-revision-is-unknown",
+     _observed(unavailable={"db.revision": "no running server"}), ["db"],
+     [("db.revision", "unknown")]),
     ("entries-outside-drift-are-not-compared", _observed(mlflow__version="3.18.0"), ["env"],
      [("env.MLFLOW_FLASK_SERVER_SECRET_KEY", "unknown")]),
 ]
@@ -92,6 +102,12 @@ def test_a_vaulted_value_is_unknown_never_drift() -> None:
 def test_drift_points_at_the_declared_line() -> None:
     item = diff(DECLARED, _observed(mlflow__version="3.18.0"), ["mlflow.version"])[0]
     assert (item.declared, item.observed) == ("3.17.2", "3.18.0")
+    assert item.location == Location("inventories/prod/group_vars/all.yml", 2, 17)
+
+
+def test_revision_drift_names_the_head_and_the_version_line() -> None:
+    item = diff(DECLARED, _observed(db={"revision": "6f8d9c3b2a1e"}), ["db.revision"])[0]
+    assert (item.declared, item.observed) == ("dc11669786a5", "6f8d9c3b2a1e")
     assert item.location == Location("inventories/prod/group_vars/all.yml", 2, 17)
 
 

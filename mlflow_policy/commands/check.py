@@ -37,10 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     add_policy_options(parser)
     common.add_inventory_options(parser)
-    parser.add_argument("--facts", type=Path, metavar="FILE",
+    common.add_live_options(parser)
+    parser.add_argument("--facts", type=Path, metavar="FILE|DIR",
                         help="evaluate a facts document (`facts --format json -o FILE`) "
                              "instead of inventories: the same findings as the run that "
-                             "wrote it")
+                             "wrote it; or a gather-playbook results directory, with the "
+                             "declared facts of -i when given (without -i, no drift)")
     parser.add_argument(
         "--format", action="append", metavar="FORMAT[=FILE]",
         help=f"report format: {', '.join(REPORTERS)} (default text); repeat with FORMAT=FILE "
@@ -136,12 +138,22 @@ def source(args: argparse.Namespace, config: RunConfig, root: Path) -> FactSourc
     from mlflow_policy.sources import SnapshotFile
 
     facts_file = getattr(args, "facts", None)
+    live = common.live_requested(args)
     if facts_file is not None:
+        if live:
+            raise UsageError("--facts evaluates facts gathered before: drop --live")
+        if facts_file.is_dir():
+            from mlflow_policy.sources.live import ResultsDirectory
+
+            declared = common.inventory_source(args, config, root) if args.inventory else None
+            return ResultsDirectory(facts_file, root, declared)
         if args.inventory:
             raise UsageError("--facts evaluates a facts document on its own: drop -i")
         if not facts_file.is_file():
-            raise UsageError(f"--facts: not a file: {facts_file}")
+            raise UsageError(f"--facts: not a file or directory: {facts_file}")
         return SnapshotFile(facts_file, root)
+    if live:
+        return common.live_source(args, config, root)
     return common.inventory_source(args, config, root)
 
 
@@ -164,6 +176,11 @@ def evaluate_tree(args: argparse.Namespace, config: RunConfig, root: Path, *,
         fleet = Fleet(inventories=(), hosts=(), diagnostics=())
     else:
         fleet = source(args, config, root).load()
+        facts = getattr(args, "facts", None)
+        if facts is not None and facts.is_dir() and not args.inventory:
+            from dataclasses import replace
+
+            config = replace(config, drift=())  # nothing declared to compare with
     return _run(args, config, fleet, loaded, active_waivers)
 
 
@@ -257,6 +274,8 @@ def diff_against_base(args: argparse.Namespace, config: RunConfig, root: Path) -
 
     if getattr(args, "facts", None) is not None:
         raise UsageError("--diff-base compares two trees of inventories: it cannot read --facts")
+    if common.live_requested(args):
+        raise UsageError("--diff-base compares two trees of inventories: drop --live")
     loaded = policy_set(args, config, root)
     active_waivers = waivers(args, config, root, loaded)
     head_fleet = source(args, config, root).load()

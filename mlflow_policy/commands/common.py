@@ -15,6 +15,7 @@ from mlflow_policy.errors import InputErrors, UsageError
 if TYPE_CHECKING:
     from mlflow_policy.facts.declared import Fleet
     from mlflow_policy.sources import StaticInventories
+    from mlflow_policy.sources.live import LiveInventories
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +35,32 @@ def add_inventory_options(parser: argparse.ArgumentParser) -> None:
                        metavar="FILE", help="decrypt whole-file vaulted vars files")
     group.add_argument("--vault-id", action="append", default=[], metavar="[LABEL@]FILE",
                        help="vault identity, as for ansible")
+
+
+def add_live_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("live mode")
+    group.add_argument("--live", action="store_true",
+                       help="gather each host's observed facts through Ansible "
+                            "(ansible-runner over the inventories as they are) and compare "
+                            "them with the declared ones")
+    group.add_argument("--forks", type=int, default=10, metavar="N",
+                       help="--live: hosts gathered at once (default 10)")
+    group.add_argument("--timeout", type=int, default=30, metavar="SECONDS",
+                       help="--live: per host, connecting plus gathering (default 30)")
+    group.add_argument("--limit", metavar="PATTERN",
+                       help="--live: Ansible host pattern, as ansible-playbook --limit")
+
+
+def live_requested(args: argparse.Namespace) -> bool:
+    """``--live``; its knobs without it are a mistake, not silently ignored."""
+    live = bool(getattr(args, "live", False))
+    if not live:
+        for option, default in (("forks", 10), ("timeout", 30), ("limit", None)):
+            if getattr(args, option, default) != default:
+                raise UsageError(f"--{option} applies to --live only")
+    elif args.forks < 1 or args.timeout < 1:
+        raise UsageError("--forks and --timeout must be at least 1")
+    return live
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -90,7 +117,17 @@ def inventory_source(args: argparse.Namespace, config: RunConfig, root: Path
     return StaticInventories(inventory_paths(args, config, root), config, root, secrets)
 
 
+def live_source(args: argparse.Namespace, config: RunConfig, root: Path) -> LiveInventories:
+    from mlflow_policy.sources.live import LiveInventories
+
+    static = inventory_source(args, config, root)
+    return LiveInventories(static.paths, config, root, static.vault_secrets,
+                           forks=args.forks, timeout=args.timeout, limit=args.limit)
+
+
 def fleet(args: argparse.Namespace, config: RunConfig, root: Path) -> Fleet:
+    if live_requested(args):
+        return live_source(args, config, root).load()
     return inventory_source(args, config, root).load()
 
 

@@ -12,7 +12,7 @@ from mlflow_policy.commands import common
 from mlflow_policy.core import HostFacts
 from mlflow_policy.display import escape_controls
 from mlflow_policy.errors import UsageError
-from mlflow_policy.secrets import mask
+from mlflow_policy.secrets import mask, mask_text
 
 FORMATS = ("json", "text")
 # Printed first in the text view, in this order; everything else follows sorted.
@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "that failed; the report is complete all the same)")
     common.add_config_options(parser)
     common.add_inventory_options(parser)
+    common.add_live_options(parser)
     common.add_output_options(parser)
 
 
@@ -63,6 +64,13 @@ def render_text(hosts: list[HostFacts], with_vars: bool) -> str:
                 loc = h.provenance.get(path)
                 shown = ", ".join(map(str, value)) if key == "groups" else json.dumps(value)
                 rows.append((path, shown, f"{loc.path}:{loc.line}" if loc else ""))
+        if h.observed is not None and h.observed.host_unavailable is not None:
+            # live: a host not gathered at all, in one line rather than one per fact
+            rows.append(("observed", "(unavailable)", mask_text(h.observed.host_unavailable)))
+        elif h.observed is not None:
+            # live: what could not be read, and why (rules on it are skipped, not failed)
+            rows.extend((path, "(unavailable)", mask_text(reason))
+                        for path, reason in sorted(h.unavailable.items()))
         width = max((len(r[0]) for r in rows), default=0)
         vwidth = min(max((len(r[1]) for r in rows), default=0), 48)
         out.extend(f"  {p:<{width}}  {v:<{vwidth}}  {w}".rstrip() for p, v, w in rows)

@@ -10,6 +10,12 @@ Each compared path is one of: equal (not reported), ``drift`` (both sides known 
 different, or set on one side only), or ``unknown`` with the reason: the observed side is
 unavailable (the host could not be read, the fact could not be), or a value is vaulted and
 so cannot be compared (we never decrypt to compare). A vaulted value is never drift.
+
+``db.revision`` is observed only, yet compared when a ``drift:`` entry names it (or
+``db``; it is among the defaults): its declared value is the alembic head of the declared
+``mlflow.version`` (the built-in catalogue), so a database an upgrade left behind is drift,
+located at the line that declares the version. A host whose observed document has no
+``db.revision`` at all (no backend store there) is not compared.
 """
 
 from __future__ import annotations
@@ -74,9 +80,34 @@ def _vaulted(doc: FactDocument, path: str, value: Any) -> bool:
     return isinstance(value, VaultedValue) or (bool(doc.vaulted) and covered(doc.vaulted, path))
 
 
+# Observed-only in the fact table, but drift all the same: its declared value is the
+# alembic head of the declared mlflow.version (a database left behind by an upgrade).
+DB_REVISION = "db.revision"
+
+
+def _with_revision(entries: Sequence[str], paths: list[str]) -> list[str]:
+    if any(e in ("db", DB_REVISION) for e in entries) and DB_REVISION not in paths:
+        paths.append(DB_REVISION)
+    return paths
+
+
+def declared_revision(declared: FactDocument) -> tuple[bool, Any, str | None]:
+    """(found, the head revision of the declared mlflow.version, why unknown)."""
+    from mlflow_policy import catalogue
+
+    found, version = find(declared.values, "mlflow.version")
+    if not found or not isinstance(version, str):
+        return False, None, None
+    head = catalogue.head_for(version)
+    if head is None:
+        return False, None, f"MLflow {version} is not in the built-in catalogue"
+    return True, head, None
+
+
 def _compared_paths(declared: FactDocument, observed: FactDocument,
                     entries: Sequence[str]) -> list[str]:
     out: list[str] = []
+    _with_revision(entries, out)
     for path in paths_under(entries):
         fact = BY_PATH.get(path)
         if fact is not None and fact.open_mapping:
@@ -100,12 +131,21 @@ def diff(declared: FactDocument, observed: FactDocument, entries: Sequence[str]
         return [DriftItem(p, "unknown", find(declared.values, p)[1], None,
                           find(declared.values, p)[0], False, observed.host_unavailable,
                           _location(declared, p))
-                for p in sorted(paths_under(entries))]
+                for p in sorted(_with_revision(entries, paths_under(entries)))]
     for path in _compared_paths(declared, observed, entries):
         d_found, d_value = find(declared.values, path)
         o_found, o_value = find(observed.values, path)
         where = _location(declared, path)
         reason = _unavailable(observed, path)
+        if path == DB_REVISION:
+            d_found, d_value, unknown = declared_revision(declared)
+            where = _location(declared, "mlflow.version")
+            if reason is None and not o_found:
+                continue  # not a host with a backend store: nothing to compare
+            if reason is None and unknown is not None:
+                reason = unknown
+            elif reason is None and not d_found:
+                continue  # no declared version: no declared revision
         if reason is not None:
             items.append(DriftItem(path, "unknown", d_value, None, d_found, False, reason,
                                    where))

@@ -4,9 +4,10 @@
 - :class:`SnapshotFile`: a facts document written by ``facts --format json`` (static or
   live), evaluated on its own;
 - a :class:`~mlflow_policy.facts.declared.Fleet` already in memory is a source too;
-- live gathering (ansible-runner) plugs in here later: it builds each host's observed
-  :class:`~mlflow_policy.core.FactDocument` and turns declared + observed into hosts with
-  :func:`mlflow_policy.facts.document.for_mode` (``"live"``).
+- :class:`mlflow_policy.sources.live.LiveInventories` (``--live``): gathers through
+  ansible-runner, builds each host's observed :class:`~mlflow_policy.core.FactDocument` and
+  returns :func:`with_observed`; :class:`mlflow_policy.sources.live.ResultsDirectory`
+  (``check --facts DIR``) does the same from a ``gather-playbook`` results directory.
 
 Sources never print and never read the current directory: paths are resolved against the
 ``root`` the caller passes.

@@ -1,0 +1,193 @@
+"""Live fact source: declared facts from our resolver, observed facts from Ansible.
+
+Each inventory is gathered on its own (one ansible-runner run per ``-i``), with the
+hostvar names its own fact mapping gives for ``mlflow.python``, ``mlflow.env_file`` and
+``server.url``: results are keyed by inventory hostname, so two inventories that name the
+same host stay apart. A host Ansible could not gather (unreachable, failed, timed out)
+keeps its place in the fleet with every observed fact unavailable, and gets an
+``mlflow-policy/unreachable`` diagnostic (an error) with Ansible's reason, masked; every
+other host is evaluated as usual.
+
+``--limit`` is Ansible's pattern language (groups, globs, ``!``...): we do not re-implement
+it, so under a limit the fleet is the declared hosts Ansible returned a result for.
+
+ansible-runner is imported only when :meth:`LiveInventories.load` gathers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlflow_policy.config import RunConfig
+from mlflow_policy.core import Diagnostic, FactDocument
+from mlflow_policy.findings import UNREACHABLE
+
+if TYPE_CHECKING:
+    from mlflow_policy.facts.declared import Fleet
+    from mlflow_policy.inventory import VaultSecrets
+    from mlflow_policy.live.result import LiveHostResult
+    from mlflow_policy.sources import FactSource
+
+_STATUS_WORDS = {"unreachable": "unreachable", "failed": "could not be gathered",
+                 "timeout": "timed out"}
+
+
+WITHHELD = "a secret: the results document never carries its value"
+
+
+def observed_document(result: LiveHostResult, *, from_file: bool = False) -> FactDocument:
+    """The observed side of one host: the facts nested, where each was read, why the
+    others could not be; a host that was not gathered is unavailable as a whole.
+
+    ``from_file``: the result was read from a results document, where every secret is
+    masked; those values are unknown (so never drift against the declared clear value)."""
+    if not result.ok:
+        return FactDocument(values={}, host_unavailable=host_reason(result))
+    unavailable = dict(result.unavailable)
+    if from_file:
+        unavailable.update(dict.fromkeys(_withheld(result), WITHHELD))
+    return FactDocument(values=result.nested(), sources=dict(result.sources),
+                        unavailable=unavailable)
+
+
+def _withheld(result: LiveHostResult) -> list[str]:
+    from mlflow_policy.secrets import MASK, is_secret_name
+
+    out = list(result.withheld)
+    for path, value in result.facts.items():
+        leaves = ({f"{path}.{k}": v for k, v in value.items()} if isinstance(value, Mapping)
+                  else {path: value})
+        for leaf, v in leaves.items():
+            if (isinstance(v, str) and MASK in v) or (
+                    v is not None and is_secret_name(leaf.rsplit(".", 1)[-1])):
+                out.append(leaf)
+    return out
+
+
+def host_reason(result: LiveHostResult) -> str:
+    word = _STATUS_WORDS.get(result.status, result.status)
+    # Ansible's reasons span lines (ssh's own output): one line in a finding
+    reason = " ".join(result.failure.split()) if result.failure else ""
+    return f"{word}: {reason}" if reason else word
+
+
+def unreachable_diagnostic(inventory: str, result: LiveHostResult) -> Diagnostic:
+    """``failure`` is masked already (:func:`mlflow_policy.live.result.failed`)."""
+    return Diagnostic(
+        rule=UNREACHABLE, severity="error", inventory=inventory,
+        host=result.inventory_hostname,
+        message=f"{result.inventory_hostname} {host_reason(result)} (no observed fact "
+                "could be read; the rules on them are skipped)")
+
+
+def combine(declared: Fleet, results: Iterable[tuple[str, LiveHostResult]], *,
+            only_returned: bool = False, from_file: bool = False) -> Fleet:
+    """The live fleet from the declared one and (inventory, result) pairs, with one
+    unreachable diagnostic per host that was not gathered. ``only_returned``: drop the
+    declared hosts that have no result (a ``--limit`` left them out)."""
+    from dataclasses import replace
+
+    from mlflow_policy.sources import with_observed
+
+    observed: dict[tuple[str, str], FactDocument] = {}
+    extra: list[Diagnostic] = []
+    for inventory, result in results:
+        key = (inventory, result.inventory_hostname)
+        observed[key] = observed_document(result, from_file=from_file)
+        if not result.ok:
+            extra.append(unreachable_diagnostic(inventory, result))
+    if only_returned:
+        declared = replace(declared, hosts=tuple(h for h in declared.hosts
+                                                 if h.key in observed))
+    else:
+        known = {h.key for h in declared.hosts}
+        extra = [d for d in extra if (d.inventory or "", d.host or "") in known]
+    fleet = with_observed(declared, observed)
+    diagnostics = tuple(sorted((*fleet.diagnostics, *extra), key=lambda d: d.sort_key))
+    return replace(fleet, diagnostics=diagnostics)
+
+
+@dataclass(frozen=True)
+class LiveInventories:
+    """Gather each inventory through Ansible (see the module docstring)."""
+
+    paths: Sequence[Path]
+    config: RunConfig
+    root: Path
+    vault_secrets: VaultSecrets | None = None
+    forks: int = 10
+    timeout: int = 30
+    limit: str | None = None
+    progress: bool | None = None  # None: on a terminal only
+
+    def load(self) -> Fleet:
+        from mlflow_policy.inventory.build import inventory_name
+        from mlflow_policy.live.driver import LiveOptions, gather
+        from mlflow_policy.live.progress import Progress
+        from mlflow_policy.sources import StaticInventories
+
+        declared = StaticInventories(self.paths, self.config, self.root,
+                                     self.vault_secrets).load()
+        pairs: list[tuple[str, LiveHostResult]] = []
+        for path in self.paths:
+            full = path if path.is_absolute() else self.root / path
+            name = inventory_name(full)
+            mapping = self.config.mapping_for(name)
+            expected = None if self.limit else [h.host for h in declared.hosts
+                                                if h.inventory == name]
+            bar = Progress(len(expected) if expected else None, enabled=self.progress)
+            options = LiveOptions(
+                forks=self.forks, timeout=self.timeout, limit=self.limit,
+                python_var=mapping.get("mlflow.python", "mlflow_python"),
+                env_file_var=mapping.get("mlflow.env_file", "mlflow_env_file"),
+                server_url_var=mapping.get("server.url", "mlflow_server_url"))
+            pairs.extend((name, r) for r in gather([full], options, expected_hosts=expected,
+                                                   progress=bar))
+        return combine(declared, pairs, only_returned=self.limit is not None)
+
+
+@dataclass(frozen=True)
+class ResultsDirectory:
+    """A ``gather-playbook`` results directory (one JSON document per host), with the
+    declared facts of ``declared`` when given (``-i``); without, each host's declared
+    document is empty, in inventory ``results`` (and ``check`` compares no drift).
+
+    Secrets are masked in such a document: their observed values are unknown here."""
+
+    directory: Path
+    root: Path
+    declared: FactSource | None = None
+
+    def load(self) -> Fleet:
+        from mlflow_policy.facts.declared import Fleet as _Fleet
+        from mlflow_policy.live.playbook import read_results
+        from mlflow_policy.live.result import failed
+
+        directory = self.directory if self.directory.is_absolute() else (
+            self.root / self.directory)
+        results = read_results(directory)
+        if self.declared is None:
+            from mlflow_policy.core import HostFacts
+
+            name = "results"
+            hosts = tuple(HostFacts(host=r.inventory_hostname, inventory=name, facts={},
+                                    declared_doc=FactDocument(values={}))
+                          for r in results)
+            base = _Fleet(inventories=(name,), hosts=hosts, diagnostics=())
+            return combine(base, ((name, r) for r in results), from_file=True)
+        declared = self.declared.load()
+        by_host: dict[str, list[str]] = {}
+        for h in declared.hosts:
+            by_host.setdefault(h.host, []).append(h.inventory)
+        # a results directory is keyed by inventory hostname alone
+        pairs = [(inv, r) for r in results for inv in by_host.get(r.inventory_hostname, ())]
+        returned = {r.inventory_hostname for r in results}
+        # a declared host the playbook left no document for was not gathered either
+        pairs.extend((h.inventory, failed(h.host, None, "failed",
+                                          f"no result document in {self.directory}"))
+                     for h in declared.hosts if h.host not in returned)
+        return combine(declared, pairs, from_file=True)
+

@@ -1,0 +1,187 @@
+"""``check --live`` and ``facts --live`` on the real test fleet (tests/fleet): exactly the
+seeded drift and the two failed hosts, in JSON and text; the same through a snapshot
+(``facts --live -o`` then ``check --facts FILE``) and through ``gather-playbook`` + plain
+``ansible-playbook`` + ``check --facts DIR``; no observed secret in any output.
+
+The fleet is slow on a shared machine: one module fixture gathers twice (``check --live``
+writing both formats in one run, ``facts --live`` writing the snapshot) and once more
+through ansible-playbook; every test reads those outputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.live.conftest import GATHER_TIMEOUT
+
+pytestmark = pytest.mark.slow
+
+PACK = Path(__file__).resolve().parents[2] / "policies" / "mlflow-baseline.yaml"
+LIVE_IDS = ("mlflow-policy/drift", "mlflow-policy/unreachable")
+SEEDED = {
+    ("mlflow-policy/drift", "client-behind", "mlflow.version"),
+    ("mlflow-policy/drift", "client-envdrift", "env.MLFLOW_TRACKING_URI"),
+    ("mlflow-policy/drift", "server-live", "server.workers"),
+    ("mlflow-policy/drift", "server-dbbehind", "db.revision"),
+    ("mlflow-policy/unreachable", "down", None),
+    ("mlflow-policy/unreachable", "silent", None),
+}
+
+
+def _cli(argv: list[str]) -> tuple[int, str, str]:
+    from mlflow_policy.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def runs(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name.startswith("ANSIBLE_"):
+            del os.environ[name]
+    os.environ.update(fleet.ansible_env)
+    old_tempdir = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path_factory.mktemp("check-tmp"))
+    work = tmp_path_factory.mktemp("check-cwd")
+    cwd = os.getcwd()
+    os.chdir(work)
+    inv, knobs = str(fleet.inventory), ["--forks", "10", "--timeout", str(GATHER_TIMEOUT)]
+    out: dict[str, Any] = {"work": work, "std": []}
+    try:
+        code, so, se = _cli(["check", "--live", "-i", inv, "-p", str(PACK), *knobs,
+                             "--format", "json=live.json", "--format", "text=live.txt"])
+        out["live"] = (code, (work / "live.json").read_text(), (work / "live.txt").read_text())
+        out["std"] += [so, se]
+        code, so, se = _cli(["facts", "--live", "-i", inv, *knobs, "--format", "json",
+                             "-o", "snap.json"])
+        assert code == 0, se
+        out["snapshot"] = (work / "snap.json").read_text()
+        _, text, se2 = _cli(["check", "--facts", "snap.json", "-p", str(PACK)])
+        json_code, js, se3 = _cli(["check", "--facts", "snap.json", "-p", str(PACK),
+                                   "--format", "json"])
+        out["from_snapshot"] = (json_code, js, text)
+        out["std"] += [so, se, se2, se3]
+
+        gp = work / "gp"
+        assert _cli(["gather-playbook", str(gp)])[0] == 0
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("ansible-playbook")), "-i", inv, "gather.yml",
+             "--forks", "10", "-e", f"mlflow_policy_timeout={GATHER_TIMEOUT}"],
+            cwd=gp, env=dict(os.environ), capture_output=True, text=True, timeout=900,
+            check=False)
+        out["std"] += [done.stdout, done.stderr]
+        results = str(gp / "mlflow-policy-facts")
+        json_code, js, se4 = _cli(["check", "--facts", results, "-i", inv, "-p", str(PACK),
+                                   "--format", "json"])
+        _, text, se5 = _cli(["check", "--facts", results, "-i", inv, "-p", str(PACK)])
+        out["from_dir"] = (json_code, js, text)
+        out["std"] += [se4, se5]
+        yield out
+    finally:
+        tempfile.tempdir = old_tempdir
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _live_findings(report: str) -> set[tuple[str, str, str | None]]:
+    doc = json.loads(report)
+    return {(f["rule"], f["host"], f["fact"]) for f in doc["findings"] if f["rule"] in LIVE_IDS}
+
+
+HOSTS = ("client-ok", "client-behind", "client-envdrift", "server-live", "server-dbbehind",
+         "down", "silent")
+
+
+def _text_live_lines(text: str) -> set[tuple[str, str]]:
+    """(rule, host) of each text-report finding with a live id: findings are listed under
+    their host's heading line."""
+    found, host = set(), "?"
+    for line in text.splitlines():
+        if line.strip() in HOSTS:
+            host = line.strip()
+        for rule in LIVE_IDS:
+            if rule in line.split():
+                found.add((rule, host))
+    return found
+
+
+SEEDED_TEXT = {(rule, host) for rule, host, _ in SEEDED}
+
+
+def test_check_live_reports_exactly_the_seeded_drift(runs: dict[str, Any]) -> None:
+    code, js, text = runs["live"]
+    assert code == 1  # the unreachable hosts are errors
+    assert _live_findings(js) == SEEDED
+    assert _text_live_lines(text) == SEEDED_TEXT, text
+
+
+def test_drift_shows_both_sides(runs: dict[str, Any], fleet: Any) -> None:
+    from mlflow_policy import catalogue
+
+    doc = json.loads(runs["live"][1])
+    by = {(f["host"], f["fact"]): f for f in doc["findings"] if f["rule"] == LIVE_IDS[0]}
+    revision = by[("server-dbbehind", "db.revision")]
+    assert fleet.expected["server-dbbehind"]["db.revision"] in revision["message"]
+    head = catalogue.head_for(fleet.expected["server-live"]["mlflow.version"])
+    assert head is not None
+    assert f"expects '{head}' (its alembic head)" in revision["message"]
+    workers = by[("server-live", "server.workers")]
+    assert workers["message"] == "server.workers is 1 on the host, but the inventory declares 2"
+    assert by[("client-behind", "mlflow.version")]["location"] is not None
+
+
+def test_failed_hosts_carry_ansibles_reason(runs: dict[str, Any], fleet: Any) -> None:
+    doc = json.loads(runs["live"][1])
+    for f in doc["findings"]:
+        if f["rule"] == LIVE_IDS[1]:
+            assert f["severity"] == "error"
+            assert fleet.failing[f["host"]].lower() in f["message"].lower(), f["message"]
+
+
+def test_every_other_host_is_still_reported(runs: dict[str, Any], fleet: Any) -> None:
+    doc = json.loads(runs["live"][1])
+    assert doc["summary"]["hosts"] == len(fleet.hosts), doc["summary"]
+
+
+def test_snapshot_gives_the_same_findings(runs: dict[str, Any]) -> None:
+    code, js, text = runs["from_snapshot"]
+    assert json.loads(runs["snapshot"])["mode"] == "live"
+    assert code == runs["live"][0]
+    assert _live_findings(js) == SEEDED
+    assert _text_live_lines(text) == SEEDED_TEXT
+    live = [(f["rule"], f["host"], f["fact"]) for f in json.loads(runs["live"][1])["findings"]]
+    snap = [(f["rule"], f["host"], f["fact"]) for f in json.loads(js)["findings"]]
+    assert snap == live
+
+
+def test_gather_playbook_results_give_the_same_findings(runs: dict[str, Any]) -> None:
+    code, js, text = runs["from_dir"]
+    assert code == runs["live"][0]
+    assert _live_findings(js) == SEEDED
+    assert _text_live_lines(text) == SEEDED_TEXT
+
+
+def test_no_observed_secret_in_any_output(runs: dict[str, Any], fleet: Any) -> None:
+    from tests.fleet import postgres
+
+    outputs = [*runs["live"][1:], runs["snapshot"], *runs["from_snapshot"][1:],
+               *runs["from_dir"][1:], *runs["std"]]
+    for secret in (*fleet.secrets, postgres.PASSWORD):
+        for text in outputs:
+            assert secret not in text
