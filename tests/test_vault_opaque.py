@@ -56,14 +56,11 @@ def _outcome(report: dict[str, Any]) -> list[tuple[str, str | None, str]]:
     return sorted((f["rule"], f.get("fact"), f["severity"]) for f in report["findings"])
 
 
-_ITEM2 = pytest.mark.xfail(strict=True, reason="issue 11 item 2: indirection, no password")
-
-
 @pytest.mark.parametrize(("password", "direct"), [
     pytest.param(True, True, id="password-direct"),
     pytest.param(True, False, id="password-templated"),
     pytest.param(False, True, id="no-password-direct"),
-    pytest.param(False, False, id="no-password-templated", marks=_ITEM2),
+    pytest.param(False, False, id="no-password-templated"),
 ])
 def test_a_guessing_rule_gives_the_same_result_whatever_the_guess(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
@@ -91,7 +88,6 @@ def test_reports_say_a_decrypted_value_was_not_checked(
     assert "server.backend_store_uri: not checked: vaulted (" in out
 
 
-@_ITEM2
 def test_no_unresolved_template_warning_for_vars_and_vault_without_password(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
