@@ -82,7 +82,12 @@ def policy_set(args: argparse.Namespace, config: RunConfig, root: Path, *,
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise UsageError(f"policy path not found: {', '.join(map(str, missing))}")
-    return load_paths(paths, root, check_fact_paths=check_fact_paths)
+    loaded = load_paths(paths, root, check_fact_paths=check_fact_paths)
+    if not config.rules:
+        return loaded
+    from mlflow_policy.policy.ruleconfig import apply_rule_settings
+
+    return apply_rule_settings(loaded, config.rules).policies  # the config's `rules:`
 
 
 def waivers(args: argparse.Namespace, config: RunConfig, root: Path,
@@ -170,13 +175,20 @@ def evaluate_tree(args: argparse.Namespace, config: RunConfig, root: Path, *,
 def _run(args: argparse.Namespace, config: RunConfig, fleet: FactSource, loaded: PolicySet,
          active_waivers: tuple[LoadedWaiver, ...], *, builtins: tuple[Finding, ...] = (),
          builtin_ids: tuple[str, ...] = ()) -> Result:
-    from mlflow_policy.pipeline import Filters, run_check
+    from dataclasses import replace
 
-    return run_check(
+    from mlflow_policy.pipeline import Filters, run_check
+    from mlflow_policy.policy.ruleconfig import apply_to_findings
+
+    result = run_check(
         fleet, loaded.policies, active_waivers,
         Filters(tuple(args.rule), tuple(args.skip_rule)),
         today=datetime.now(UTC).date(), drift=config.drift, builtins=builtins,
         builtin_ids=builtin_ids)
+    if not loaded.configured:
+        return result
+    findings = apply_to_findings(result.findings, loaded.builtin_settings)
+    return replace(result, findings=tuple(sorted(findings)), configured=loaded.configured)
 
 
 def _under(root: Path, p: Path) -> Path:
