@@ -84,6 +84,12 @@ def test_rules_and_test_apply_it(repo: Path, capsys: pytest.CaptureFixture[str])
     assert "p/https  " not in out
     assert "p/pinned  info" in out
     assert "configured: p/https: disabled" in out
+    assert main(["explain", "p/https"]) == 0
+    assert capsys.readouterr().out.startswith("configured: p/https: disabled")
+    assert main(["explain", "p/pinned"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("configured: p/pinned: severity error -> info")
+    assert "severity: info" in out
     # the PolicyTest expects no p/https finding (exhaustive): it passes only when disabled
     assert main(["test"]) == 0, capsys.readouterr().out
 
