@@ -109,6 +109,37 @@ def compare(base: Sequence[Finding], head: Sequence[Finding]) -> Diff:
                 unchanged=len(head_keys & base_keys))
 
 
+_SIDED = ("consistent", "unique")  # rule kinds whose finding may sit on either side
+
+
+def blame_change(new: Sequence[Finding], rules: Iterable[Any],
+                 base_hosts: Sequence[HostFacts], head_hosts: Sequence[HostFacts]
+                 ) -> tuple[Finding, ...]:
+    """A ``consistent`` / ``unique`` finding names a disagreement between hosts: when the
+    change made it, it lands on the hosts whose value the change touched, not on the
+    unchanged ones that merely disagree with them. Per rule, new findings on hosts whose
+    fact is as it was at the merge base are dropped when another new finding of the rule
+    sits on a host whose fact changed (or that is new)."""
+    from mlflow_policy.facts.lookup import lookup
+
+    sided = {r.full_id for r in rules if r.rule.kind in _SIDED}
+    before = {h.key: h for h in base_hosts}
+    after = {h.key: h for h in head_hosts}
+
+    def changed(f: Finding) -> bool:
+        if f.host is None or f.fact is None:
+            return True
+        key = (f.inventory or "", f.host)
+        old, now = before.get(key), after.get(key)
+        if old is None or now is None:
+            return True
+        a, b = lookup(old, f.fact), lookup(now, f.fact)
+        return (a.present, a.value) != (b.present, b.value)
+
+    touched = {f.rule for f in new if f.rule in sided and changed(f)}
+    return tuple(f for f in new if f.rule not in touched or changed(f))
+
+
 def _is_server(h: HostFacts) -> bool:
     facts = h.facts
     server = facts.get("server")

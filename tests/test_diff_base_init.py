@@ -138,3 +138,40 @@ def test_main_against_itself_reports_nothing_new(
     _, plain = _check(capsys)
     assert sorted(f["waived"] for f in plain["findings"] if f["rule"] == "pr/no-debug") == [
         False, True]
+
+
+CONSISTENT = """\
+apiVersion: mlflow-policy/v1
+kind: Policy
+metadata: {name: fleet}
+spec:
+  rules:
+    - id: one-package
+      match: {groups: [mlflow_servers]}
+      consistent: {fact: mlflow.package}
+"""
+
+
+def test_a_tie_the_change_caused_lands_on_the_changed_host(
+        init_repo: tuple[git.Repo, int], capsys: pytest.CaptureFixture[str]) -> None:
+    """Two servers; the branch changes one's package: a 1-1 tie. Outside PR mode both
+    sides are reported (no side is right); in PR mode the finding is the changed host's,
+    on the changed line, whichever value sorts first."""
+    repo, _ = init_repo
+    root = Path(repo.working_tree_dir or ".")
+    repo.git.checkout("main")
+    _write(root, "policies/fleet.yaml", CONSISTENT)
+    _commit(repo, "main: consistent rule")
+    for value, branch in (("aaa-mlflow", "low"), ("zzz-mlflow", "high")):
+        repo.git.checkout("-b", branch, "main")
+        line = _append(root, f"{INV}/mlflow-tracking-1.yml", f"mlflow_package: {value}\n")
+        _commit(repo, branch)
+        _, plain = _check(capsys)
+        tie = [f for f in plain["findings"] if f["rule"] == "fleet/one-package"]
+        assert sorted(f["host"] for f in tie) == ["mlflow-tracking-1", "mlflow-tracking-2"]
+        assert all("no majority (a tie)" in f["message"] for f in tie)
+        _, report = _check(capsys, "--diff-base", "main")
+        [finding] = [f for f in report["findings"] if f["rule"] == "fleet/one-package"]
+        assert finding["host"] == "mlflow-tracking-1"
+        assert finding["location"]["path"].endswith(f"{INV}/mlflow-tracking-1.yml")
+        assert finding["location"]["line"] == line

@@ -265,7 +265,7 @@ def diff_against_base(args: argparse.Namespace, config: RunConfig, root: Path) -
 
     from mlflow_policy.errors import InputErrors
     from mlflow_policy.findings import SCHEMA_MIGRATION, DiffSummary
-    from mlflow_policy.gitdiff import compare, export_merge_base, schema_migrations
+    from mlflow_policy.gitdiff import blame_change, compare, export_merge_base, schema_migrations
 
     if getattr(args, "facts", None) is not None:
         raise UsageError("--diff-base compares two trees of inventories: it cannot read --facts")
@@ -289,7 +289,8 @@ def diff_against_base(args: argparse.Namespace, config: RunConfig, root: Path) -
     head = _run(args, config, head_fleet, loaded, active_waivers, builtins=migrations,
                 builtin_ids=(SCHEMA_MIGRATION,))
     diff = compare(base_run.findings, head.findings)
-    findings = tuple(sorted(diff.new))
+    # a disagreement the change caused is the changed host's, not its unchanged peers'
+    findings = tuple(sorted(blame_change(diff.new, head.rules, base_run.hosts, head.hosts)))
     return replace(head, findings=findings, diff=DiffSummary(
         base=args.diff_base, merge_base=base.commit, new=len(findings), fixed=diff.fixed))
 
