@@ -96,3 +96,22 @@ def test_no_unresolved_template_warning_for_vars_and_vault_without_password(
     rules = [f["rule"] for f in report["findings"]]
     assert "mlflow-policy/unresolved-template" not in rules
     assert "v/vaulted" not in rules
+
+
+@pytest.mark.parametrize("password", [True, False], ids=["password", "no-password"])
+def test_messages_never_quote_the_unrendered_template(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        password: bool) -> None:
+    """A disagreement over a value rendered from the vault quotes its redacted form, never
+    '{{ vault_db_uri }}', with or without the password."""
+    repo = _repo(tmp_path, "x", direct=False)
+    (repo / "inventory" / "hosts.yml").write_text(
+        'all:\n  hosts:\n    h-1: {mlflow_version: "3.1.0"}\n'
+        '    h-2: {mlflow_version: "3.1.0", mlflow_backend_store_uri: "sqlite:///x.db"}\n')
+    with (repo / "policies" / "p.yaml").open("a") as fh:
+        fh.write("    - id: same-store\n      consistent: {fact: server.backend_store_uri}\n")
+    _, report, text = _run(repo, password, monkeypatch, capsys)
+    same = [f for f in report["findings"] if f["rule"] == "v/same-store"]
+    assert sorted(f["host"] for f in same) == ["h-1", "h-2"]
+    assert "{{" not in text
+    assert "Sup3rSecret" not in text
