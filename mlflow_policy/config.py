@@ -27,11 +27,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlflow_policy import safeio, yamlio
 from mlflow_policy.errors import InputError, InputErrors
 from mlflow_policy.facts import table as _table
+
+if TYPE_CHECKING:
+    from mlflow_policy.policy.ruleconfig import RuleSetting
 
 CONFIG_FILE = ".mlflow-policy.yaml"
 FAIL_ON = ("error", "warning", "info", "never")
@@ -54,6 +57,7 @@ class RunConfig:
     inventory_fact_mapping: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     roles: tuple[tuple[str, tuple[str, ...]], ...] = ()
     drift: tuple[str, ...] = DEFAULT_DRIFT
+    rules: tuple[RuleSetting, ...] = ()  # the `rules:` table (policy/ruleconfig.py)
 
     def mapping_for(self, inventory: str) -> Mapping[str, str]:
         extra = self.inventory_fact_mapping.get(inventory)
@@ -97,6 +101,11 @@ def _build(display: str, base: Path, data: Mapping[Any, Any], line: int | None,
         kwargs["roles"] = tuple((r, tuple(g)) for r, g in model.roles.items())
     if model.drift is not None:
         kwargs["drift"] = tuple(model.drift)
+    if model.rules is not None:
+        from mlflow_policy.policy.ruleconfig import parse_rule_settings
+
+        locs = getattr(data, "locs", None) or {}
+        kwargs["rules"] = parse_rule_settings(data["rules"], display, locs.get("rules"))
     if confine is not None:
         _confined(display, data, line, kwargs, confine)
     return RunConfig(**kwargs)

@@ -129,6 +129,22 @@ _FACTS_SCHEMA = {
 }
 
 
+_RULES_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "turn rules off or re-grade them, permanently (not a waiver): full rule "
+                   "ids (policy/rule, mlflow-policy/... for built-ins) or fnmatch globs",
+    "propertyNames": {"type": "string", "pattern": "/"},
+    "additionalProperties": {
+        "type": "object", "additionalProperties": False, "minProperties": 1,
+        "properties": {
+            "enabled": {"type": "boolean"},
+            "severity": {"enum": ["error", "warning", "info"]},
+            "reason": {"type": "string", "minLength": 1},
+        },
+    },
+}
+
+
 class ConfigFile(_Closed):
     """The run configuration; paths are relative to the file that holds it."""
 
@@ -145,6 +161,8 @@ class ConfigFile(_Closed):
                           "first match wins")
     drift: list[KnownFact] | None = Field(
         None, description="fact paths (or groups of them: server, env) compared in drift")
+    # validated with located messages by policy/ruleconfig.parse_rule_settings
+    rules: Annotated[dict[str, Any] | None, WithJsonSchema(_RULES_SCHEMA)] = None
 
 
 # --------------------------------------------------------------------------- errors
@@ -158,6 +176,7 @@ _SHAPE = {
     "playbook_dir": "'playbook_dir' must be a path",
     "roles": "'roles' must map each role to a list of group names",
     "drift": "'drift' must be a list of fact paths",
+    "rules": "'rules' must map rule ids (or globs) to {enabled, severity, reason}",
 }
 _FACT_ERRORS = ("unknown_fact", "undeclarable_fact")
 

@@ -191,6 +191,8 @@ class Result:
     # every pair's Outcome (built on demand: a large fleet has millions of pass pairs).
     skips: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
     errors: Mapping[str, str] = field(default_factory=dict)
+    # what the config's `rules:` table did (ConfiguredRule), listed in reports
+    configured: tuple[Any, ...] = ()
 
     @cached_property
     def _failing(self) -> frozenset[tuple[str, str, str]]:

@@ -13,7 +13,7 @@ import os
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from mlflow_policy.core import HostFacts
@@ -71,28 +71,23 @@ def _write_blob(blob: Any, target: Path) -> None:
 
 def export_merge_base(ref: str, inputs: Iterable[Path], dest: Path, cwd: Path
                       ) -> MergeBase:
-    """Write the merge base of ``ref`` and HEAD's version of ``inputs`` (paths relative to
-    ``cwd``, the run's root, or absolute, inside the repository) under ``dest``; returns
-    where the root's counterpart is. Inputs the merge base does not have are simply absent
-    there."""
+    """Write the merge base of ``ref`` and HEAD's tree under ``dest`` (``inputs``, paths
+    relative to ``cwd``, the run's root, or absolute, must be inside the repository);
+    returns where the root's counterpart is. Inputs the merge base does not have are simply
+    absent there."""
     cwd = cwd.resolve()
     repo = _repo(cwd)
     commit = _merge_base_commit(repo, ref)
     top = Path(repo.working_tree_dir).resolve()
-    prefixes: list[str] = []
     for item in inputs:
         full = (cwd / item).resolve() if not item.is_absolute() else item.resolve()
-        try:
-            rel = full.relative_to(top)
-        except ValueError:
-            raise InputError(f"--diff-base: {item} is outside the repository {top}") from None
-        prefixes.append("" if str(rel) == "." else PurePosixPath(rel).as_posix())
+        if not full.is_relative_to(top):
+            raise InputError(f"--diff-base: {item} is outside the repository {top}")
+    # The whole tree, not only the inputs' prefixes: a policy or PolicyTest may reference
+    # files anywhere in the repository (fixtures, data), and the run reads them all.
     for blob in commit.tree.traverse():
-        if blob.type != "blob":
-            continue
-        path = blob.path
-        if any(p in ("", path) or path.startswith(p + "/") for p in prefixes):
-            _write_blob(blob, dest / path)
+        if blob.type == "blob":
+            _write_blob(blob, dest / blob.path)
     return MergeBase(commit=commit.hexsha, root=dest / cwd.relative_to(top))
 
 
@@ -104,13 +99,45 @@ class Diff:
 
 
 def compare(base: Sequence[Finding], head: Sequence[Finding]) -> Diff:
-    """Only unwaived findings count as present: a finding waived on one side and not the
-    other is new (or fixed) for the reviewer."""
-    base_prints = {f.fingerprint for f in base if not f.waived}
-    head_prints = {f.fingerprint for f in head if not f.waived}
-    new = tuple(f for f in head if f.waived or f.fingerprint not in base_prints)
-    return Diff(new=new, fixed=len(base_prints - head_prints),
-                unchanged=len(head_prints & base_prints))
+    """Like with like: a finding is the same on both sides when its fingerprint and whether
+    it is waived are. A finding waived on one side and not the other is new (or fixed) for
+    the reviewer; one waived on both sides, like one failing on both, is neither."""
+    base_keys = {(f.fingerprint, f.waived) for f in base}
+    head_keys = {(f.fingerprint, f.waived) for f in head}
+    new = tuple(f for f in head if (f.fingerprint, f.waived) not in base_keys)
+    return Diff(new=new, fixed=len({k for k in base_keys - head_keys if not k[1]}),
+                unchanged=len(head_keys & base_keys))
+
+
+_SIDED = ("consistent", "unique")  # rule kinds whose finding may sit on either side
+
+
+def blame_change(new: Sequence[Finding], rules: Iterable[Any],
+                 base_hosts: Sequence[HostFacts], head_hosts: Sequence[HostFacts]
+                 ) -> tuple[Finding, ...]:
+    """A ``consistent`` / ``unique`` finding names a disagreement between hosts: when the
+    change made it, it lands on the hosts whose value the change touched, not on the
+    unchanged ones that merely disagree with them. Per rule, new findings on hosts whose
+    fact is as it was at the merge base are dropped when another new finding of the rule
+    sits on a host whose fact changed (or that is new)."""
+    from mlflow_policy.facts.lookup import lookup
+
+    sided = {r.full_id for r in rules if r.rule.kind in _SIDED}
+    before = {h.key: h for h in base_hosts}
+    after = {h.key: h for h in head_hosts}
+
+    def changed(f: Finding) -> bool:
+        if f.host is None or f.fact is None:
+            return True
+        key = (f.inventory or "", f.host)
+        old, now = before.get(key), after.get(key)
+        if old is None or now is None:
+            return True
+        a, b = lookup(old, f.fact), lookup(now, f.fact)
+        return (a.present, a.value) != (b.present, b.value)
+
+    touched = {f.rule for f in new if f.rule in sided and changed(f)}
+    return tuple(f for f in new if f.rule not in touched or changed(f))
 
 
 def _is_server(h: HostFacts) -> bool:

@@ -138,6 +138,10 @@ class Runner:
 
         if paths not in self._policies:
             loaded = load_paths(paths, self.root)
+            if self.config.rules:  # the config's `rules:` apply to tests as to check
+                from mlflow_policy.policy.ruleconfig import apply_rule_settings
+
+                loaded = apply_rule_settings(loaded, self.config.rules).policies
             self._policies[paths] = (loaded.policies, loaded.waivers)
             for rule in loaded.rules:
                 self.rules.setdefault(rule.full_id, rule.location)

@@ -135,12 +135,16 @@ def test_consistent_absent_counts_and_absent_by_is_not_checked() -> None:
     assert "a, b" in found[0].message
 
 
-def test_consistent_tie_goes_to_the_smallest_value_in_either_input_order() -> None:
+def test_consistent_tie_reports_every_side_in_either_input_order() -> None:
     hosts = [host("x", v=2), host("y", v="2"), host("z", v=True)]
     for order in (hosts, hosts[::-1]):
         found = run("consistent", {"consistent": {"fact": "v"}}, order)
-        # bool < number < string in the total order: true wins, the others differ
-        assert sorted(f.host for f in found) == ["x", "y"]
+        # no majority: no side is chosen (issue 11), every host is told the others' values
+        assert sorted(f.host for f in found) == ["x", "y", "z"]
+        assert all("no majority (a tie)" in f.message for f in found)
+        by_host = {f.host: f.message for f in found}
+        assert "True held by z" in by_host["x"]
+        assert "2 held by x" in by_host["z"]
 
 
 def test_unique_names_at_most_ten_others() -> None:

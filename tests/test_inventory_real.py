@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from mlflow_policy.core import VaultedValue
 from mlflow_policy.inventory import ResolvedInventory, VaultSecrets, resolve_inventory
 from tests import oracle
 from tests.support import REFERENCE
@@ -123,13 +124,23 @@ def test_arch_linux_vaulted_files_are_skipped_with_a_warning(
                     if h.vars[k] is not h.raw_vars[k]})
     theirs = oracle.ansible_rendered_vars(["hosts"], copy, sorted(ours.hosts), names,
                                           playbook_dir=str(copy))
-    compared = 0
+    compared = skipped_vault = 0
     for host in ours.hosts.values():
         for var in names:
             if var in host.raw_vars and (host.name, var) not in unresolved:
-                assert oracle.normalise(host.vars[var]) == theirs[host.name][var], (host, var)
+                value = host.vars[var]
+                if isinstance(value, VaultedValue) and "skipped-vault-file:" in value.ciphertext:
+                    # {{ vault_x }} into a skipped vault file: a vaulted value of unknown
+                    # content (issue 11 item 2), where the copy without it is undefined
+                    assert theirs[host.name][var] == {"__error__": "AnsibleUndefinedVariable"}
+                    assert var in host.vaulted or any(
+                        p.startswith(f"{var}.") for p in host.vaulted)
+                    skipped_vault += 1
+                    continue
+                assert oracle.normalise(value) == theirs[host.name][var], (host, var)
                 compared += 1
     assert compared > 100
+    assert skipped_vault > 0
 
 
 @pytest.mark.ansible

@@ -84,7 +84,12 @@ def policy_set(args: argparse.Namespace, config: RunConfig, root: Path, *,
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise UsageError(f"policy path not found: {', '.join(map(str, missing))}")
-    return load_paths(paths, root, check_fact_paths=check_fact_paths)
+    loaded = load_paths(paths, root, check_fact_paths=check_fact_paths)
+    if not config.rules:
+        return loaded
+    from mlflow_policy.policy.ruleconfig import apply_rule_settings
+
+    return apply_rule_settings(loaded, config.rules).policies  # the config's `rules:`
 
 
 def waivers(args: argparse.Namespace, config: RunConfig, root: Path,
@@ -187,13 +192,20 @@ def evaluate_tree(args: argparse.Namespace, config: RunConfig, root: Path, *,
 def _run(args: argparse.Namespace, config: RunConfig, fleet: FactSource, loaded: PolicySet,
          active_waivers: tuple[LoadedWaiver, ...], *, builtins: tuple[Finding, ...] = (),
          builtin_ids: tuple[str, ...] = ()) -> Result:
-    from mlflow_policy.pipeline import Filters, run_check
+    from dataclasses import replace
 
-    return run_check(
+    from mlflow_policy.pipeline import Filters, run_check
+    from mlflow_policy.policy.ruleconfig import apply_to_findings
+
+    result = run_check(
         fleet, loaded.policies, active_waivers,
         Filters(tuple(args.rule), tuple(args.skip_rule)),
         today=datetime.now(UTC).date(), drift=config.drift, builtins=builtins,
         builtin_ids=builtin_ids)
+    if not loaded.configured:
+        return result
+    findings = apply_to_findings(result.findings, loaded.builtin_settings)
+    return replace(result, findings=tuple(sorted(findings)), configured=loaded.configured)
 
 
 def _under(root: Path, p: Path) -> Path:
@@ -270,7 +282,7 @@ def diff_against_base(args: argparse.Namespace, config: RunConfig, root: Path) -
 
     from mlflow_policy.errors import InputErrors
     from mlflow_policy.findings import SCHEMA_MIGRATION, DiffSummary
-    from mlflow_policy.gitdiff import compare, export_merge_base, schema_migrations
+    from mlflow_policy.gitdiff import blame_change, compare, export_merge_base, schema_migrations
 
     if getattr(args, "facts", None) is not None:
         raise UsageError("--diff-base compares two trees of inventories: it cannot read --facts")
@@ -296,7 +308,8 @@ def diff_against_base(args: argparse.Namespace, config: RunConfig, root: Path) -
     head = _run(args, config, head_fleet, loaded, active_waivers, builtins=migrations,
                 builtin_ids=(SCHEMA_MIGRATION,))
     diff = compare(base_run.findings, head.findings)
-    findings = tuple(sorted(diff.new))
+    # a disagreement the change caused is the changed host's, not its unchanged peers'
+    findings = tuple(sorted(blame_change(diff.new, head.rules, base_run.hosts, head.hosts)))
     return replace(head, findings=findings, diff=DiffSummary(
         base=args.diff_base, merge_base=base.commit, new=len(findings), fixed=diff.fixed))
 

@@ -291,6 +291,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     config, root = common.run_config(args)
     loaded = policy_set(args, config, root)
+    # what the config's `rules:` table did to it, said first (a disabled rule is gone)
+    said = [c for c in loaded.configured if c.rule == args.rule]
+    note = "".join(f"configured: {c.describe()}\n" for c in said)
+    if said and not said[0].enabled:
+        common.write_output(note, args.output)
+        return 0
     rule = find_rule([r for p in loaded.policies for r in p.rules], args.rule)
-    common.write_output(describe(rule), args.output)
+    common.write_output(note + ("\n" if note else "") + describe(rule), args.output)
     return 0

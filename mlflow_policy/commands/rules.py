@@ -24,5 +24,7 @@ def run(args: argparse.Namespace) -> int:
     lines = [f"{rid:<{width}}  {sev:<7}  {kind:<10}  {title}".rstrip()
              for rid, sev, kind, title in rows]
     lines.append(f"{len(rows)} rule{'s' if len(rows) != 1 else ''}")
+    # what the config's `rules:` table did: disabled rules are not listed above
+    lines.extend(f"configured: {c.describe()}" for c in loaded.configured)
     common.write_output("\n".join(lines) + "\n", args.output)
     return 0

@@ -142,7 +142,8 @@ class _Renderer:
             if self._memo is None:
                 self._memo = Memo()
             scope = self._scopes[name] = HostScope(self.layers[name].entries, self.magic(name),
-                                                   self._frames, self._memo)
+                                                   self._frames, self._memo,
+                                                   skipped_vault=self.skipped_vaults)
         return scope
 
     def render(self, name: str) -> tuple[dict[str, Any], frozenset[str]] | None:

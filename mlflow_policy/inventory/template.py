@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from itertools import chain
 from typing import Any
 
+from mlflow_policy.core import VaultedValue
 from mlflow_policy.inventory.data import Entry, is_template
 from mlflow_policy.inventory.jinja import RenderFailure, render_string
 from mlflow_policy.inventory.memo import LeafOutcome, Marks, Memo, RenderOutcome, Signer
@@ -19,6 +20,9 @@ from mlflow_policy.inventory.sealing import REDACTED, Frame, derived, seal
 from mlflow_policy.jinjabudget import BudgetExceeded
 from mlflow_policy.regex import RegexError
 from mlflow_policy.secrets import is_secret_name, mentions_secret
+
+VAULT_PREFIX = "vault_"
+_SKIPPED = "skipped-vault-file:"  # the stand-in's "ciphertext": equal for equal names
 
 
 class _Acc:
@@ -41,8 +45,14 @@ class HostScope(Mapping[str, Any]):
     """
 
     def __init__(self, entries: dict[str, Entry], magic: Mapping[str, Any],
-                 frames: list[Frame] | None = None, memo: Memo | None = None) -> None:
+                 frames: list[Frame] | None = None, memo: Memo | None = None, *,
+                 skipped_vault: bool = False) -> None:
         self.entries = entries
+        # A whole-file vault was skipped for want of a password: an undefined ``vault_*``
+        # name (Ansible's documented vars.yml -> vault.yml indirection) is taken to be set
+        # there, a vaulted value of unknown content rather than an unresolved template.
+        # Run-wide, like an undefined name's memo signature (memo.Signer._name).
+        self.skipped_vault = skipped_vault
         self.magic = magic
         self.frames: list[Frame] = frames if frames is not None else []
         self.memo = memo
@@ -64,7 +74,11 @@ class HostScope(Mapping[str, Any]):
         if key == "vars" and key not in self.entries:
             # in a play, 'vars' is every var of the host: {{ vars['mlflow_port'] }}
             return self
-        entry = self.entries[key]  # KeyError: undefined, as Jinja expects
+        entry = self.entries.get(key)
+        if entry is None:
+            if self._in_skipped_vault(key):
+                return seal(VaultedValue(f"{_SKIPPED}{key}"), self.frames)
+            raise KeyError(key)  # undefined, as Jinja expects
         if not entry.vaulted and is_secret_name(key) and not isinstance(entry.value, Mapping):
             # What a template makes of a secret-named var is a secret too (a vaulted one
             # is sealed instead: its use makes the result opaque; a mapping's members are
@@ -84,8 +98,12 @@ class HostScope(Mapping[str, Any]):
             return seal(value, self.frames)
         return value
 
+    def _in_skipped_vault(self, key: str) -> bool:
+        return self.skipped_vault and key.startswith(VAULT_PREFIX)
+
     def __contains__(self, key: object) -> bool:
-        return key in self.magic or key in self.entries or key == "vars"
+        return key in self.magic or key in self.entries or key == "vars" or (
+            isinstance(key, str) and self._in_skipped_vault(key))
 
     def __iter__(self) -> Iterator[str]:
         return chain(iter(self.magic), (k for k in self.entries if k not in self.magic))

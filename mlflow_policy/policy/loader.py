@@ -99,6 +99,10 @@ class PolicySet:
     policies: tuple[LoadedPolicy, ...] = ()
     waivers: tuple[LoadedWaiver, ...] = ()
     tests: tuple[LoadedTest, ...] = ()
+    # the config's `rules:` table as applied (policy/ruleconfig.py): every rule it touched,
+    # for reports, and its entries for built-in ids, applied to findings after the run
+    configured: tuple[Any, ...] = ()
+    builtin_settings: tuple[Any, ...] = ()
 
     @property
     def rules(self) -> tuple[LoadedRule, ...]:

@@ -89,6 +89,14 @@ def show_value(value: Any, path: str, facts: HostFacts) -> str:
     return fmt(_masked(value, path.rpartition(".")[2]))
 
 
+def redacted_text(value: Any) -> str | None:
+    """The text of a vaulted value with its secret parts masked, when it has one: an
+    opaque value's rendered redaction, or decrypted plaintext with URI passwords masked."""
+    if isinstance(value, VaultedValue):
+        return value.redacted
+    return mask_text(value) if isinstance(value, str) else None
+
+
 def kind_of(value: Any) -> str:
     """What a value is, in YAML words, for type-mismatch messages."""
     if value is None:

@@ -240,9 +240,11 @@ def apply_rule_settings(policies: PolicySet, settings: Sequence[RuleSetting]) ->
             if enabled:
                 rules.append(_regraded(rule, now) if now != rule.severity else rule)
         out.append(replace(policy, rules=tuple(rules)))
+    listed = tuple(sorted(configured, key=lambda c: c.rule)) + builtin_configured(builtins)
     return Applied(
-        policies=PolicySet(policies=tuple(out), waivers=policies.waivers, tests=policies.tests),
-        configured=tuple(sorted(configured, key=lambda c: c.rule)), builtins=builtins)
+        policies=PolicySet(policies=tuple(out), waivers=policies.waivers, tests=policies.tests,
+                           configured=listed, builtin_settings=builtins),
+        configured=listed[:len(configured)], builtins=builtins)
 
 
 def builtin_configured(settings: Sequence[RuleSetting]) -> tuple[ConfiguredRule, ...]:

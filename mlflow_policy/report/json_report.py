@@ -29,6 +29,7 @@ def document(result: Result, options: ReportOptions) -> dict[str, Any]:
             "waived": s.waived,
             "skipped": s.skipped,
             "unmatched_rules": list(s.unmatched_rules),
+            "configured": [c.to_json() for c in result.configured],
             "failed": result.exit_code(options.fail_on) != 0,
             **_diff(result),
         },

@@ -107,6 +107,10 @@ def render(result: Result, options: ReportOptions) -> str:
             out.append(f"unmatched: {rule} selects no host")
         if result.summary.unmatched_rules:
             out.append("")
+        for configured in result.configured:
+            out.append(f"configured: {configured.describe()}")
+        if result.configured:
+            out.append("")
     out.append(summary_line(result, options))
     # names, paths and values come from pull requests: no control or bidi character
     # reaches the terminal raw

@@ -1,9 +1,10 @@
 """``consistent``: the matched hosts of one partition agree on a fact.
 
 Absent counts as a value (half the fleet unset is a disagreement); hosts whose ``by`` fact
-is absent belong to no partition and are not checked. The most common value wins; ties go
-to the smallest value in :func:`value_key`'s total order, so output never depends on input
-order.
+is absent belong to no partition and are not checked. The most common value wins; on a
+tie no side is right, so every host of every tied side gets a finding that says so (in PR
+mode, ``--diff-base`` keeps the side the change touched). Output never depends on input
+order: values are ordered by :func:`value_key`'s total order.
 """
 
 from __future__ import annotations
@@ -45,8 +46,11 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> 
             continue
         winner = min(groups, key=lambda k: (-len(groups[k]), k))
         holders = groups[winner]
-        tied = sum(1 for m in groups.values() if len(m) == len(holders)) > 1
-        chosen = "on a tie, the smallest value" if tied else "the most common value"
+        top = sorted(k for k, m in groups.items() if len(m) == len(holders))
+        if len(top) > 1:
+            _tie(rule, spec.fact, spec.by, groups, top, out=out)
+            continue
+        chosen = "the most common value"
         _, w_present, w_value = holders[0]
         expected = quote(w_value, w_present)
         related = [Related(h.inventory, h.host, w_value) for h, _, _ in holders[:1]]
@@ -65,6 +69,32 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> 
                              f"{where} is {expected}, held by {names}"),
                 ))
     return out
+
+
+def _tie(rule: LoadedRule, fact: str, by: str | None,
+         groups: dict[tuple[Any, ...], list[tuple[HostFacts, bool, Any]]],
+         top: list[tuple[Any, ...]], *, out: RuleOutcome) -> None:
+    """No value is held by more hosts than another: name every side, on every host."""
+    for key in sorted(groups):
+        for host, present, value in groups[key]:
+            others = [k for k in top if k != key]
+            sides = []
+            for k in others:
+                _, o_present, o_value = groups[k][0]
+                names = name_list((host_name(h, host) for h, _, _ in groups[k][:MAX_NAMED]),
+                                  len(groups[k]))
+                sides.append(f"{quote(o_value, o_present)} held by {names}")
+            where = f" (hosts with {by} = {quote(_by_value(host, by))})" if by else ""
+            # every side quoted is related, so reports mask its value where it is a secret
+            related = [Related(groups[k][0][0].inventory, groups[k][0][0].host, groups[k][0][2])
+                       for k in others]
+            out.findings.append(finding(
+                rule, host, fact, actual=value if present else None,
+                expected=" or ".join(quote(groups[k][0][2], groups[k][0][1]) for k in others),
+                related=related,
+                message=(f"{fact} is {quote(value, present)}, but the hosts{where} are split "
+                         f"with no majority (a tie): {'; '.join(sides)}"),
+            ))
 
 
 def _by_value(host: HostFacts, path: str) -> Any:
