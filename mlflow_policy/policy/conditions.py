@@ -340,6 +340,11 @@ def _operator(cond: Condition, op: str, expected: str, subject: _Subject) -> _Ve
             subject.memo.leaves if subject.memo is not None else None) else rendered
         raw = rendered
         expected = ops.short(op, shown)
+        if shown is ops.MASKED and op not in ("type", "vaulted"):
+            # The argument is secret material: comparing a fact with it would let a policy
+            # test guesses at the secret (put the guess in a fact, read pass or fail).
+            return _Verdict("skip", expected, f"not checked: vaulted (the argument of '{op}' "
+                                              "is rendered from a secret)")
     value = subject.value
     # Plaintext decrypted from a vault file (or rendered from one) is as opaque to rules as
     # an inline !vault value: with the password or without it, only the operators the
