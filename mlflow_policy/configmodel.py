@@ -11,10 +11,8 @@ The schema ships as ``config.schema.json`` beside this module (``mlflow-policy s
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import json
-import sys
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -290,21 +288,10 @@ def shipped() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m mlflow_policy.configmodel",
-        description="Regenerate or check the shipped JSON Schema of the run configuration.")
-    parser.add_argument("--write", action="store_true", help=f"write {SCHEMA_FILE.name}")
-    args = parser.parse_args(argv)
-    text = render()
-    if args.write:
-        SCHEMA_FILE.write_text(text, encoding="utf-8")
-        print(f"wrote {SCHEMA_FILE}")
-        return 0
-    if SCHEMA_FILE.exists() and SCHEMA_FILE.read_text(encoding="utf-8") == text:
-        print(f"{SCHEMA_FILE.name} is up to date")
-        return 0
-    print(f"{SCHEMA_FILE.name} is out of date; run with --write", file=sys.stderr)
-    return 1
+    from mlflow_policy.policy.schema import schema_tool
+
+    return schema_tool(argv, prog="python -m mlflow_policy.configmodel",
+                       what="the run configuration", schema_file=SCHEMA_FILE, text=render())
 
 
 if __name__ == "__main__":

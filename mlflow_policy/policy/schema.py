@@ -66,22 +66,28 @@ def render() -> str:
     return json.dumps(generate(), indent=2, ensure_ascii=False) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def schema_tool(argv: Sequence[str] | None, *, prog: str, what: str, schema_file: Path,
+                text: str) -> int:
+    """``python -m <module> [--write]``: regenerate, or check, a shipped JSON Schema file
+    (the policy schema here, the run configuration's in configmodel)."""
     parser = argparse.ArgumentParser(
-        prog="python -m mlflow_policy.policy.schema",
-        description="Regenerate or check the shipped JSON Schema of policy files.")
-    parser.add_argument("--write", action="store_true", help=f"write {SCHEMA_FILE.name}")
+        prog=prog, description=f"Regenerate or check the shipped JSON Schema of {what}.")
+    parser.add_argument("--write", action="store_true", help=f"write {schema_file.name}")
     args = parser.parse_args(argv)
-    text = render()
     if args.write:
-        SCHEMA_FILE.write_text(text, encoding="utf-8")
-        print(f"wrote {SCHEMA_FILE}")
+        schema_file.write_text(text, encoding="utf-8")
+        print(f"wrote {schema_file}")
         return 0
-    if SCHEMA_FILE.exists() and SCHEMA_FILE.read_text(encoding="utf-8") == text:
-        print(f"{SCHEMA_FILE.name} is up to date")
+    if schema_file.exists() and schema_file.read_text(encoding="utf-8") == text:
+        print(f"{schema_file.name} is up to date")
         return 0
-    print(f"{SCHEMA_FILE.name} is out of date; run with --write", file=sys.stderr)
+    print(f"{schema_file.name} is out of date; run with --write", file=sys.stderr)
     return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return schema_tool(argv, prog="python -m mlflow_policy.policy.schema",
+                       what="policy files", schema_file=SCHEMA_FILE, text=render())
 
 
 if __name__ == "__main__":
