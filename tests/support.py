@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -71,3 +72,19 @@ def report_per_jobs(argv: list[str], exit_code: int, tmp_path: Path,
             assert os.getpid() not in children.pids
         reports[jobs] = target.read_bytes()
     return reports
+
+
+def load_tool(name: str) -> ModuleType:
+    """A script of tools/ imported as a module (once per test session): the tests call the
+    same functions the script's command line does."""
+    import importlib.util
+    import sys
+
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

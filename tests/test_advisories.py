@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -13,22 +11,14 @@ import pytest
 import yaml
 
 from mlflow_policy import catalogue
-from tests.support import REPO
+from tests.support import REPO, load_tool
 
 SOURCES = REPO / "tools" / "advisories"
 TABLE = REPO / "mlflow_policy" / "catalogue" / "advisories.json"
 
 
 def generator() -> ModuleType:
-    name = "generate_advisories"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_tool("generate_advisories")
 
 
 def source_docs() -> list[dict[str, object]]:

@@ -8,9 +8,7 @@ facts gathered independently from the same wheels.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
 import zipfile
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +16,7 @@ from types import ModuleType
 import pytest
 
 from mlflow_policy import catalogue
+from tests.support import load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "tests" / "reference" / "mlflow"  # vendored: see tests/reference/README.md
@@ -251,16 +250,7 @@ def test_shipped_files_are_in_generator_canonical_form() -> None:
 
 # ------------------------------------------------------------------ generator parsing
 def load_generator() -> ModuleType:
-    name = "generate_catalogue"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "generate_catalogue.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("generate_catalogue")
 
 
 ENV_MODULE = """

@@ -3,29 +3,19 @@ what `explain` shows comes from the same rule metadata."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from types import ModuleType
 
 import pytest
 
 from mlflow_policy.cli import main
 from mlflow_policy.policy.loader import load_paths
-from tests.support import REPO
+from tests.support import REPO, load_tool
 
 RULES = load_paths([REPO / "policies" / "mlflow-baseline.yaml"], REPO).rules
 
 
 def tool() -> ModuleType:
-    name = "pack_table"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_tool("pack_table")
 
 
 def test_readme_table_is_the_generated_one() -> None:

@@ -15,7 +15,7 @@ from packaging.version import Version
 from mlflow_policy import catalogue
 from mlflow_policy.commands.explain import fact_paths
 from mlflow_policy.policy.loader import LoadedRule, load_paths
-from tests.support import REPO
+from tests.support import REPO, load_tool
 
 PACK = REPO / "policies" / "mlflow-baseline.yaml"
 RULES = load_paths([PACK], REPO).rules
@@ -26,15 +26,7 @@ EXEMPT = {"credentials-vaulted", "uri-passwords-vaulted", "basic-auth-admin-pass
 
 
 def tool() -> ModuleType:
-    name = "pack_versions"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_tool("pack_versions")
 
 
 def test_marked_bounds_equal_the_catalogue() -> None:
