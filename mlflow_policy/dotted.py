@@ -50,3 +50,15 @@ def strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for v in value:
             yield from strings(v)
+
+
+def put(doc: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``path`` in ``doc``, copying each mapping on the way: documents share mappings
+    with each other and with the resolver's hostvars, which must never be written to."""
+    parts = path.split(".")
+    node = doc
+    for part in parts[:-1]:
+        child = node.get(part)
+        child = node[part] = dict(child) if isinstance(child, Mapping) else {}
+        node = child
+    node[parts[-1]] = value

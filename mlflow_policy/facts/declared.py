@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlflow_policy.config import RunConfig
 from mlflow_policy.core import Diagnostic, HostFacts
-from mlflow_policy.dotted import MISSING, dig
+from mlflow_policy.dotted import MISSING, dig, put
 from mlflow_policy.errors import InputError, InputErrors
 from mlflow_policy.facts.envcheck import env_diagnostics
 from mlflow_policy.facts.table import OBSERVED_ONLY, STATIC_UNAVAILABLE_REASON
@@ -44,18 +44,6 @@ class Fleet:
         return self
 
 
-def _put(doc: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``path`` in ``doc``, copying each mapping on the way: the resolver shares var
-    mappings between hosts, so they must never be written to."""
-    parts = path.split(".")
-    node = doc
-    for part in parts[:-1]:
-        child = node.get(part)
-        child = node[part] = dict(child) if isinstance(child, Mapping) else {}
-        node = child
-    node[parts[-1]] = value
-
-
 def host_facts(
     inventory: str, host: ResolvedHost, mapping: Mapping[str, str] | FactPaths,
     roles: Sequence[tuple[str, Sequence[str]]],
@@ -67,7 +55,7 @@ def host_facts(
     for fact, var in paths.split_pairs:
         value = dig(host.vars, var)
         if value is not MISSING:
-            _put(doc, fact, value)
+            put(doc, fact, value)
     if "role" not in doc:
         member = set(groups)
         for role, role_groups in roles:

@@ -16,7 +16,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from mlflow_policy.core import FactDocument, HostFacts
-from mlflow_policy.dotted import MISSING, dig
+from mlflow_policy.dotted import MISSING, dig, put
 from mlflow_policy.facts.lookup import covered
 from mlflow_policy.facts.table import FACTS
 
@@ -32,17 +32,6 @@ def find(values: Mapping[str, Any], path: str) -> tuple[bool, Any]:
     """(found, value) of a dotted path in a nested document."""
     node = dig(values, path.split("."))
     return (False, None) if node is MISSING else (True, node)
-
-
-def put(doc: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``path`` in ``doc``, copying each mapping on the way (documents share them)."""
-    parts = path.split(".")
-    node = doc
-    for part in parts[:-1]:
-        child = node.get(part)
-        child = node[part] = dict(child) if isinstance(child, Mapping) else {}
-        node = child
-    node[parts[-1]] = value
 
 
 class VaultedUnion(AbstractSet[str]):
