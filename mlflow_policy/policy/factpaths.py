@@ -29,7 +29,7 @@ from typing import Any
 from mlflow_policy.core import Location
 from mlflow_policy.errors import InputError
 from mlflow_policy.facts import table
-from mlflow_policy.policy.locate import human_path
+from mlflow_policy.policy.locate import human_path, located
 
 ENV_PREFIX = "env."
 PEER_PREFIX = "peer."
@@ -180,15 +180,7 @@ class _Walker:
         self.data: Mapping[str, Any] | None = {}
 
     def where(self, keys: tuple[Any, ...]) -> Location | None:
-        node, where = self.doc, getattr(self.doc, "loc", None)
-        for key in keys:
-            locs = getattr(node, "locs", None)
-            try:
-                where = locs[key] if locs is not None else where
-                node = node[key]
-            except (KeyError, IndexError, TypeError):
-                break
-        return where
+        return located(self.doc, *keys)
 
     def error(self, keys: tuple[Any, ...], text: str) -> None:
         at = self.where(keys)

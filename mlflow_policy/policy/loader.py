@@ -24,7 +24,7 @@ from mlflow_policy.policy.fields import (
     Severity,
 )
 from mlflow_policy.policy.loadchecks import structural_errors, template_errors
-from mlflow_policy.policy.locate import errors_from, excerpt
+from mlflow_policy.policy.locate import errors_from, excerpt, located
 from mlflow_policy.policy.models import (
     KINDS,
     Policy,
@@ -186,19 +186,6 @@ def _doc_location(doc: Any, key: str, fallback: Location) -> Location:
     return fallback
 
 
-def _located(doc: Any, *keys: Any) -> Location | None:
-    """The location of the value at ``keys`` in a located document, if written."""
-    node, where = doc, getattr(doc, "loc", None)
-    for key in keys:
-        locs = getattr(node, "locs", None)
-        try:
-            where = locs[key] if locs is not None else where
-            node = node[key]
-        except (KeyError, IndexError, TypeError):
-            return where
-    return where
-
-
 def _header_errors(doc: Any, display: str, start: Location) -> tuple[str | None, list[InputError]]:
     """The document's kind when its apiVersion and kind are right, else the errors."""
     if not isinstance(doc, dict):
@@ -260,7 +247,7 @@ def _load_file(path: Path, col: _Collector, skip_foreign: bool, templates: bool,
         if errs:
             col.errors.extend(_unique(errs))
             continue
-        name_loc = _located(doc, "metadata", "name") or start
+        name_loc = located(doc, "metadata", "name") or start
         if not _claim_name(col, kind, obj.metadata.name, name_loc, display):  # type: ignore[attr-defined]
             continue
         if isinstance(obj, Policy):
@@ -305,7 +292,7 @@ def _policy(obj: Policy, doc: Any, display: str, where: Location) -> LoadedPolic
             rule=rule,
             severity=rule.severity or obj.spec.severity,
             policy_match=obj.spec.match,
-            location=_located(doc, "spec", "rules", i, "id") or where,
+            location=located(doc, "spec", "rules", i, "id") or where,
             template_context=context,
         ))
     return LoadedPolicy(
@@ -334,13 +321,13 @@ def _test(obj: PolicyTest, doc: Any, path: Path, where: Location,
         nonlocal ok
         target = Path(os.path.normpath(base / rel))
         if not target.exists():
-            at = _located(doc, "spec", *keys) or where
+            at = located(doc, "spec", *keys) or where
             col.errors.append(InputError(
                 f"spec.{keys[0]}: {rel!r} does not exist (paths are relative to this file)",
                 display, at.line, at.column))
             ok = False
         elif col.confine is not None and col.confine.outside(target) is not None:
-            at = _located(doc, "spec", *keys) or where
+            at = located(doc, "spec", *keys) or where
             col.errors.append(InputError(
                 f"spec.{keys[0]}: {rel!r} resolves outside the configuration root",
                 display, at.line, at.column))

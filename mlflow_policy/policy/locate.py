@@ -242,3 +242,16 @@ def errors_from(exc: ValidationError, doc: Any, root: type[BaseModel],
         else:
             out.append(InputError(message, display, where.line, where.column))
     return out
+
+
+def located(doc: Any, *keys: Any) -> Location | None:
+    """The location of the value at ``keys`` in a located document, if written."""
+    node, where = doc, getattr(doc, "loc", None)
+    for key in keys:
+        locs = getattr(node, "locs", None)
+        try:
+            where = locs[key] if locs is not None else where
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return where
+    return where
