@@ -120,9 +120,8 @@ def inventory_source(args: argparse.Namespace, config: RunConfig, root: Path
 def live_source(args: argparse.Namespace, config: RunConfig, root: Path) -> LiveInventories:
     from mlflow_policy.sources.live import LiveInventories
 
-    static = inventory_source(args, config, root)
-    return LiveInventories(static.paths, config, root, static.vault_secrets,
-                           forks=args.forks, timeout=args.timeout, limit=args.limit)
+    return LiveInventories(inventory_source(args, config, root), forks=args.forks,
+                           timeout=args.timeout, limit=args.limit)
 
 
 def fleet(args: argparse.Namespace, config: RunConfig, root: Path) -> Fleet:

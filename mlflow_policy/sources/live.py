@@ -16,20 +16,18 @@ ansible-runner is imported only when :meth:`LiveInventories.load` gathers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlflow_policy.config import RunConfig
 from mlflow_policy.core import Diagnostic, FactDocument
 from mlflow_policy.findings import UNREACHABLE
 
 if TYPE_CHECKING:
     from mlflow_policy.facts.declared import Fleet
-    from mlflow_policy.inventory import VaultSecrets
     from mlflow_policy.live.result import LiveHostResult
-    from mlflow_policy.sources import FactSource
+    from mlflow_policy.sources import FactSource, StaticInventories
 
 _STATUS_WORDS = {"unreachable": "unreachable", "failed": "could not be gathered",
                  "timeout": "timed out"}
@@ -114,10 +112,7 @@ def combine(declared: Fleet, results: Iterable[tuple[str, LiveHostResult]], *,
 class LiveInventories:
     """Gather each inventory through Ansible (see the module docstring)."""
 
-    paths: Sequence[Path]
-    config: RunConfig
-    root: Path
-    vault_secrets: VaultSecrets | None = None
+    declared: StaticInventories  # the inventories, resolved by us for the declared side
     forks: int = 10
     timeout: int = 30
     limit: str | None = None
@@ -127,15 +122,13 @@ class LiveInventories:
         from mlflow_policy.inventory.build import inventory_name
         from mlflow_policy.live.driver import LiveOptions, gather
         from mlflow_policy.live.progress import Progress
-        from mlflow_policy.sources import StaticInventories
-
-        declared = StaticInventories(self.paths, self.config, self.root,
-                                     self.vault_secrets).load()
+        declared = self.declared.load()
+        root, config = self.declared.root, self.declared.config
         pairs: list[tuple[str, LiveHostResult]] = []
-        for path in self.paths:
-            full = path if path.is_absolute() else self.root / path
+        for path in self.declared.paths:
+            full = path if path.is_absolute() else root / path
             name = inventory_name(full)
-            mapping = self.config.mapping_for(name)
+            mapping = config.mapping_for(name)
             expected = None if self.limit else [h.host for h in declared.hosts
                                                 if h.inventory == name]
             bar = Progress(len(expected) if expected else None, enabled=self.progress)
