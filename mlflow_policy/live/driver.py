@@ -250,7 +250,8 @@ def gather(inventories: Sequence[str | Path], options: LiveOptions | None = None
     return _results(seen, expected, status, rc, opts)
 
 
-def _proc_children() -> dict[int, list[int]]:
+def proc_children() -> dict[int, list[int]]:
+    """Every process's children, by parent pid, from /proc (a snapshot)."""
     kids: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -270,7 +271,7 @@ def _interrupt_ansible(wait: float = 5.0) -> list[int]:
 
     if not Path("/proc").is_dir():
         return []
-    kids = _proc_children()
+    kids = proc_children()
     mains = []
     for pid in kids.get(os.getpid(), []):
         try:

@@ -15,6 +15,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from mlflow_policy.live.driver import proc_children
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -37,22 +39,8 @@ def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = 
     return False
 
 
-def _children() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text(errors="replace")
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        kids.setdefault(ppid, []).append(int(entry.name))
-    return kids
-
-
 def descendants(pid: int) -> list[int]:
-    kids = _children()
+    kids = proc_children()
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
