@@ -129,6 +129,15 @@ def _side(f: Finding, result: Result, h: HostFacts, observed: bool) -> dict[str,
     if observed and doc.host_unavailable is not None:
         return {"state": "unavailable", "text": mask_text(doc.host_unavailable)}
     found, value = find(doc.values, path)
+    origin = doc.origin(path)
+    if not observed and path == "db.revision":
+        # declared through the version: its alembic head, as the drift check compares it
+        from mlflow_policy.facts.drift import declared_revision
+
+        found, value, unknown = declared_revision(doc)
+        origin = "the alembic head of the declared mlflow.version"
+        if unknown is not None:
+            return {"state": "unavailable", "text": mask_text(unknown)}
     if not found:
         reason = doc.unavailable.get(path) or next(
             (r for p, r in doc.unavailable.items() if path.startswith(p + ".")), None)
@@ -136,7 +145,6 @@ def _side(f: Finding, result: Result, h: HostFacts, observed: bool) -> dict[str,
             return {"state": "unavailable", "text": mask_text(reason)}
         return {"state": "absent", "text": "absent"}
     masked = view(replace(f, actual=value), result).actual
-    origin = doc.origin(path)
     return {"state": "value", "text": _json_value(masked),
             "from": mask_text(str(origin)) if origin is not None else None}
 

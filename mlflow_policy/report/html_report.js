@@ -17,6 +17,9 @@
   var GLYPH = {".": ""};
   STATES.forEach(function (s) { NAME[s[0]] = s[1]; GLYPH[s[0]] = s[2]; });
   var FAILING = {f: true, e: true, u: true};
+  // Rows drawn at once: a page of a big fleet stays quick to lay out (the counts above the
+  // matrix always cover every host the filters keep, on every page).
+  var PAGE = 250;
   var SEVERITIES = ["error", "warning", "info"];
 
   // Control characters and bidi overrides are shown as escapes, so a host name cannot
@@ -147,6 +150,12 @@
     el("i", {className: "cell s-."}), " not selected"));
   app.appendChild(legend);
 
+  var pageAt = 0;
+  var pager = el("nav", {id: "pager", className: "pager", hidden: true},
+    el("button", {id: "pager-prev", type: "button"}, "\u2039 previous"),
+    el("span", {id: "pager-info"}),
+    el("button", {id: "pager-next", type: "button"}, "next \u203a"));
+  app.appendChild(pager);
   var table = el("table", {id: "matrix", className: "matrix"});
   var wrap = el("div", {className: "matrix-wrap"}, table);
   app.appendChild(wrap);
@@ -216,26 +225,43 @@
     shownCols = v.cols;
     var counts = {};
     STATES.forEach(function (s) { counts[s[0]] = 0; });
+    v.rows.forEach(function (r) {
+      var line = cells[r];
+      for (var k = 0; k < v.cols.length; k++) {
+        var ch = line.charAt(v.cols[k]);
+        if (counts[ch] !== undefined) { counts[ch] += 1; }
+      }
+    });
+    var pages = Math.max(1, Math.ceil(v.rows.length / PAGE));
+    pageAt = Math.min(Math.max(pageAt, 0), pages - 1);
+    var first = pageAt * PAGE;
+    var rows = v.rows.slice(first, first + PAGE);
+    pager.hidden = pages < 2;
+    document.getElementById("pager-info").textContent = " hosts " + (rows.length ? first + 1 : 0) +
+      "\u2013" + (first + rows.length) + " of " + v.rows.length + " (page " + (pageAt + 1) +
+      " of " + pages + ") ";
+    document.getElementById("pager-prev").disabled = pageAt === 0;
+    document.getElementById("pager-next").disabled = pageAt >= pages - 1;
     var thead = el("thead");
     var head = el("tr", null, el("th", {className: "corner"}, "host \\ rule"));
     v.cols.forEach(function (c) {
       var r = rules[c];
       head.appendChild(el("th", {className: "rule sev-" + r.sev[0], scope: "col",
-        title: r.id + (r.title ? ": " + r.title : ""), data: {col: String(c)}},
+        title: r.id + (r.title ? ": " + r.title : ""), data: {col: String(c), rule: r.id}},
         el("span", null, localName(r.id))));
     });
     thead.appendChild(head);
     var tbody = el("tbody");
-    v.rows.forEach(function (r) {
+    rows.forEach(function (r) {
       var h = hosts[r];
-      var tr = el("tr", {data: {row: String(r)}, className: h.down ? "down" : ""});
+      var tr = el("tr", {data: {row: String(r), inv: h.inv, host: h.name},
+        className: h.down ? "down" : ""});
       tr.appendChild(el("th", {className: "host", scope: "row",
         title: h.inv + "/" + h.name + (h.groups.length ? " \u00b7 groups: " + h.groups.join(", ") : "")},
         el("span", {className: "inv"}, h.inv), " ", h.name));
       var line = cells[r];
       for (var k = 0; k < v.cols.length; k++) {
         var ch = line.charAt(v.cols[k]);
-        if (counts[ch] !== undefined) { counts[ch] += 1; }
         var td = document.createElement("td");
         td.className = "cell s-" + ch;
         if (GLYPH[ch]) { td.textContent = GLYPH[ch]; }
@@ -262,6 +288,7 @@
     if (st.sev) { p.set("severity", st.sev); }
     if (ruleBox.value.trim()) { p.set("rule", ruleBox.value.trim()); }
     if (st.failing) { p.set("failing", "1"); }
+    if (pageAt > 0) { p.set("page", String(pageAt + 1)); }
     var text = p.toString();
     if (decodeURIComponent(location.hash.slice(1)) !== decodeURIComponent(text)) {
       history.replaceState(null, "", text ? "#" + text : location.pathname + location.search);
@@ -280,16 +307,24 @@
     pick(sevSel, p.get("severity") || "");
     ruleBox.value = p.get("rule") || "";
     failingBox.checked = p.get("failing") === "1";
+    pageAt = (parseInt(p.get("page") || "1", 10) || 1) - 1;
   }
 
+  function refilter() { pageAt = 0; draw(); }
   [invSel, groupSel, sevSel, failingBox].forEach(function (c) {
-    c.addEventListener("change", draw);
+    c.addEventListener("change", refilter);
   });
-  ruleBox.addEventListener("input", draw);
+  ruleBox.addEventListener("input", refilter);
   document.getElementById("filter-reset").addEventListener("click", function () {
     invSel.value = groupSel.value = sevSel.value = ruleBox.value = "";
     failingBox.checked = false;
-    draw();
+    refilter();
+  });
+  document.getElementById("pager-prev").addEventListener("click", function () {
+    pageAt -= 1; close(); draw();
+  });
+  document.getElementById("pager-next").addEventListener("click", function () {
+    pageAt += 1; close(); draw();
   });
   window.addEventListener("hashchange", function () { loadHash(); draw(); });
 
