@@ -22,18 +22,15 @@ The page is deterministic: the same Result gives the same bytes (no timestamp un
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from mlflow_policy import __version__
 from mlflow_policy.core import HostFacts
-from mlflow_policy.facts.document import find
 from mlflow_policy.findings import (
     BUILTIN_RULES,
     ERROR,
@@ -67,6 +64,9 @@ _ASSETS = "mlflow_policy.report"
 
 @cache
 def _asset(name: str) -> str:
+    # imported here: importlib.resources pulls in tempfile, shutil... for every command
+    from importlib import resources
+
     return resources.files(_ASSETS).joinpath(name).read_text("utf-8")
 
 
@@ -122,6 +122,8 @@ def _unreachable(h: HostFacts) -> str | None:
 def _side(f: Finding, result: Result, h: HostFacts, observed: bool) -> dict[str, Any]:
     """One side of a live finding's fact, masked as the finding's own value would be (a
     copy of the finding carrying that value goes through the same view)."""
+    from mlflow_policy.facts.document import find
+
     path = f.fact or ""
     doc = h.observed if observed else h.declared
     if doc is None:
@@ -261,6 +263,8 @@ def embed(value: Any) -> str:
 
 
 def _hash(source: str) -> str:
+    import base64
+
     digest = hashlib.sha256(source.encode("utf-8")).digest()
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
