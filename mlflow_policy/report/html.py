@@ -84,7 +84,7 @@ def _column(rule_id: str, loaded: LoadedRule | None, shown: list[FindingView],
     severities = sorted({v.finding.severity for v in shown}, key=_severity_rank)
     if loaded is not None:
         rule = loaded.rule
-        severities = sorted({loaded.severity, *severities}, key=_severity_rank)
+        severities = [loaded.severity, *(s for s in severities if s != loaded.severity)]
         title = rule.title or ""
         description = rule.description or ""
         hint = rule.remediation.hint if rule.remediation is not None else None
