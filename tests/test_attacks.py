@@ -24,11 +24,13 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.test_report_html import assert_inert
+
 HERE = Path(__file__).resolve().parent
 ATTACKS = HERE / "attacks"
 BASE = ATTACKS / "_base"
 CASES = sorted(p for p in ATTACKS.iterdir() if (p / "case.yaml").is_file())
-FORMATS = ("text", "json", "sarif", "junit", "github", "markdown", "codeclimate")
+FORMATS = ("text", "json", "sarif", "junit", "github", "markdown", "codeclimate", "html")
 MEMORY_LIMIT = 1 << 30
 # The time limit is CPU time (RLIMIT_CPU), which machine load does not inflate the way it
 # does wall time; a run that blocks (a FIFO) uses no CPU and is caught by the wall clock.
@@ -135,6 +137,9 @@ def test_attack(case: Path, tmp_path: Path) -> None:
         assert marker.lower() not in lowered, f"{marker!r} leaked:\n{out}"
     for text in spec.get("present", []):
         assert text.lower() in lowered, f"{text!r} missing:\n{out}"
+    page = tmp_path / "repo" / "out" / "html"
+    if page.is_file():  # whatever the attack planted stays data inside the page
+        assert_inert(page.read_text())
 
 
 def test_base_repository_is_clean(tmp_path: Path) -> None:

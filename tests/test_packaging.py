@@ -45,3 +45,6 @@ def test_wheel_builds_without_deprecation_warnings(tmp_path: Path) -> None:
         metadata = next(zf.read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "License-Expression: Apache-2.0" in metadata.splitlines()
+    # the html report inlines its script and style from these package files
+    for asset in ("html_report.js", "html_report.css"):
+        assert f"mlflow_policy/report/{asset}" in names, asset

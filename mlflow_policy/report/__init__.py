@@ -7,7 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from mlflow_policy.findings import Result
-from mlflow_policy.report import codeclimate, github, json_report, junit, markdown, sarif, text
+from mlflow_policy.report import (
+    codeclimate,
+    github,
+    html,
+    json_report,
+    junit,
+    markdown,
+    sarif,
+    text,
+)
 from mlflow_policy.report.options import ReportOptions
 
 Reporter = Callable[[Result, ReportOptions], str]
@@ -20,6 +29,7 @@ REPORTERS: Mapping[str, Reporter] = {
     "github": github.render,
     "markdown": markdown.render,
     "codeclimate": codeclimate.render,
+    "html": html.render,
 }
 
 __all__ = ["REPORTERS", "ReportOptions", "Reporter"]

@@ -14,25 +14,30 @@ from mlflow_policy.report.view import views
 SCHEMA_VERSION = 1
 
 
-def document(result: Result, options: ReportOptions) -> dict[str, Any]:
+def summary(result: Result, options: ReportOptions) -> dict[str, Any]:
+    """The report's counts; the html report shows these very numbers."""
     s = result.summary
+    return {
+        "hosts": s.hosts,
+        "rules": s.rules,
+        "findings": {sev: s.findings.get(sev, 0) for sev in SEVERITIES},
+        "waived": s.waived,
+        "skipped": s.skipped,
+        "unmatched_rules": list(s.unmatched_rules),
+        "configured": [c.to_json() for c in result.configured],
+        "failed": result.exit_code(options.fail_on) != 0,
+        **_diff(result),
+    }
+
+
+def document(result: Result, options: ReportOptions) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "mlflow-policy", "version": __version__},
         "mode": result.mode,
         "inventories": list(result.inventories),
         **({"generated_at": options.timestamp} if options.timestamp else {}),
-        "summary": {
-            "hosts": s.hosts,
-            "rules": s.rules,
-            "findings": {sev: s.findings.get(sev, 0) for sev in SEVERITIES},
-            "waived": s.waived,
-            "skipped": s.skipped,
-            "unmatched_rules": list(s.unmatched_rules),
-            "configured": [c.to_json() for c in result.configured],
-            "failed": result.exit_code(options.fail_on) != 0,
-            **_diff(result),
-        },
+        "summary": summary(result, options),
         "findings": [
             {
                 "rule": v.finding.rule,

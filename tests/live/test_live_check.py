@@ -64,8 +64,10 @@ def runs(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     out: dict[str, Any] = {"work": work, "std": []}
     try:
         code, so, se = _cli(["check", "--live", "-i", inv, "-p", str(PACK), *knobs,
-                             "--format", "json=live.json", "--format", "text=live.txt"])
+                             "--format", "json=live.json", "--format", "text=live.txt",
+                             "--format", "html=live.html"])
         out["live"] = (code, (work / "live.json").read_text(), (work / "live.txt").read_text())
+        out["html"] = (work / "live.html").read_text()
         out["std"] += [so, se]
         code, so, se = _cli(["facts", "--live", "-i", inv, *knobs, "--format", "json",
                              "-o", "snap.json"])
@@ -180,8 +182,26 @@ def test_gather_playbook_results_give_the_same_findings(runs: dict[str, Any]) ->
 def test_no_observed_secret_in_any_output(runs: dict[str, Any], fleet: Any) -> None:
     from tests.fleet import postgres
 
-    outputs = [*runs["live"][1:], runs["snapshot"], *runs["from_snapshot"][1:],
+    outputs = [*runs["live"][1:], runs["html"], runs["snapshot"], *runs["from_snapshot"][1:],
                *runs["from_dir"][1:], *runs["std"]]
     for secret in (*fleet.secrets, postgres.PASSWORD):
         for text in outputs:
             assert secret not in text
+
+
+def test_html_report_of_the_live_run(runs: dict[str, Any]) -> None:
+    """The page of the live run: the JSON report's counts, each drift finding with its
+    declared and observed values side by side, the failed hosts' rows marked."""
+    from tests.test_report_html import assert_inert, check_against_json
+
+    data = assert_inert(runs["html"])
+    check_against_json(data, json.loads(runs["live"][1]))
+    drift = [f for f in data["findings"] if f["rule"] == LIVE_IDS[0]]
+    assert drift
+    for f in drift:
+        assert f["observed"]["state"] == "value", f
+        assert f["declared"]["state"] in ("value", "absent"), f
+        if "***" not in f["observed"]["text"]:  # a masked secret's two sides look alike
+            assert f["declared"]["text"] != f["observed"]["text"], f
+    down = {h["name"] for h in data["hosts"] if h["down"]}
+    assert down == {host for rule, host, _ in SEEDED if rule == LIVE_IDS[1]}
