@@ -159,6 +159,17 @@ def _pin(plan: HostPlan, acts: HostActions, python: Any, human: Any) -> None:
     acts.data["pin"] = spec
     acts.data["python"] = python
     acts.summary.append(f"pin `{spec}` with `{python}`")
+    has_store, _ = plan.declared("server.backend_store_uri")
+    running = plan.observed("mlflow.version")[1] if plan.facts.observed is not None \
+        else plan.declared("mlflow.version")[1]
+    if has_store and running != version:
+        # `mlflow server` migrates an older database on start, under every replica still
+        # running the old release: a restart after a version change is a migration
+        acts.data["restart"] = False
+        human(NOT_MANAGED, "mlflow.version", f"the server moves to MLflow {version}: the "
+              "playbook does not restart it, because a server migrates its database on "
+              "start; run `mlflow db upgrade` while the older servers are stopped, then "
+              "restart the servers")
 
 
 def _env(plan: HostPlan, acts: HostActions, mapping: Mapping[str, str], facts: list[str],
@@ -417,7 +428,7 @@ _KIND_TITLES: Mapping[str, str] = {
     UNSAFE: "Values refused (cannot be written safely)",
     "not-rendered": "Values that could not be rendered",
     NOT_WRITABLE: "Facts the remediation cannot write",
-    NOT_MANAGED: "Service options to change by hand",
+    NOT_MANAGED: "Service changes to make by hand (options, restarts)",
     "no-set": "Failing rules without remediation.set",
 }
 

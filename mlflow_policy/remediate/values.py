@@ -31,6 +31,8 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _TAB = "\t"
 _JINJA = ("{{", "{%", "{#")
+# multi-line text a literal block holds exactly: printable lines, no trailing spaces
+_LITERAL_OK = re.compile(r"(?:[^\x00-\x1f\x7f]*[^\s]\n|\n)+")
 
 
 class UnsafeValue(Exception):
@@ -156,6 +158,9 @@ def _represent_unsafe(dumper: yaml.SafeDumper, data: Unsafe) -> yaml.ScalarNode:
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     if any(marker in data for marker in _JINJA):
         return dumper.represent_scalar("!unsafe", data, style='"')
+    if "\n" in data and _LITERAL_OK.fullmatch(data):
+        # a unit file's text (a drop-in): readable as a block, still plain data
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
     return dumper.represent_str(data)
 
 
