@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlflow_policy.core import HostFacts, VaultedValue
+from mlflow_policy.core import HostFacts, Unsafe, VaultedValue
 from mlflow_policy.findings import DRIFT, Finding, Result
 from mlflow_policy.remediate.change import HostvarChange
 from mlflow_policy.remediate.values import UnsafeValue, check
@@ -112,6 +112,20 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not self.hosts and not self.needs_human
+
+
+def plain(value: Any) -> Any:
+    """Plain YAML data (the loaders' located mappings, lists and strings are subclasses),
+    so that editors and dumpers see exactly dict, list and str."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, str) and not isinstance(value, Unsafe):
+        return str(value)
+    if isinstance(value, (bool, int, float)) or value is None:
+        return value
+    return value
 
 
 def _shown(value: Any, fact: str, host: HostFacts) -> str:
@@ -223,7 +237,7 @@ class _Planner:
                            "never written in clear (vault it by hand)", fact=fact)
                 continue
             try:
-                value = render(raw, context) if has_template(raw) else raw
+                value = plain(render(raw, context) if has_template(raw) else raw)
             except TemplateProblem as exc:
                 self.human(NOT_RENDERED, f, f"{fact}: {exc.message}", fact=fact)
                 continue
@@ -246,7 +260,7 @@ class _Planner:
             try:
                 check(value, host.host, fact, env=fact.startswith("env."))
             except UnsafeValue as exc:
-                self.human(UNSAFE, f, str(exc), fact=fact)
+                self.human(UNSAFE, f, f"{exc.fact}: {exc.reason}; not written", fact=fact)
                 continue
             self.proposals.setdefault((host.inventory, host.host, fact), []).append(
                 (value, f.rule, hostvar, _shown(value, fact, host)))

@@ -195,7 +195,7 @@ def _env(plan: HostPlan, acts: HostActions, mapping: Mapping[str, str], facts: l
             V.env_line(key, d.value, acts.host)
             overlay[key] = V.env_text(d.value, acts.host, fact)
         except V.UnsafeValue as exc:
-            human(UNSAFE, fact, str(exc))
+            human(UNSAFE, fact, f"{exc.fact}: {exc.reason}; not written")
             return
     acts.data["env_var"] = var
     acts.data["env_file"] = env_file
@@ -219,8 +219,8 @@ def _standalone_env(plan: HostPlan, overlay: Mapping[str, str], host: str) -> li
         value = env[key]
         if isinstance(value, VaultedValue) or is_secret_name(key) or \
                 (vaulted and f"env.{key}" in vaulted):
-            lines.append(f"# {key}: a secret (vaulted in the inventory); not written here, "
-                         "the playbook writes it")
+            lines.append(f"# {key}: a secret; not written here (the playbook writes it from "
+                         "the inventory)")
             continue
         try:
             lines.append(V.env_line(key, value, host))
@@ -252,7 +252,7 @@ def _server(plan: HostPlan, acts: HostActions, managed: bool, facts: list[str],
         try:
             lines.append(V.systemd_environment(env, value, acts.host))
         except V.UnsafeValue as exc:
-            human(UNSAFE, fact, str(exc))
+            human(UNSAFE, fact, f"{exc.fact}: {exc.reason}; not written")
     if not lines:
         return
     _, service = plan.declared("vars.mlflow_service_name")
@@ -297,9 +297,9 @@ def patches(changes: Sequence[HostvarChange], plan: Plan) -> dict[tuple[str, str
             members.setdefault((h.inventory, str(g)), set()).add(h.host)
     by_change: dict[tuple[str, tuple[str, ...], str], list[HostvarChange]] = {}
     names = {path: name for name, path in plan.inventory_paths.items()}
-    inv_name = {c: names.get(c.inventory, str(c.inventory)) for c in changes}
     for c in changes:
-        by_change.setdefault((inv_name[c], c.hostvar, repr(c.value)), []).append(c)
+        inv = names.get(c.inventory, str(c.inventory))
+        by_change.setdefault((inv, c.hostvar, repr(c.value)), []).append(c)
     docs: dict[tuple[str, str, str], dict[str, Any]] = {}
     for (inv, hostvar, _), items in sorted(by_change.items()):
         hosts = {c.host for c in items}
