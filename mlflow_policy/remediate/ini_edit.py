@@ -55,8 +55,9 @@ def host_token(key: str, value: Any) -> str:
         candidates = [f"{key}={text}"] if text and not _UNQUOTED_BAD.search(text) else []
         if "'" not in text:
             candidates.append(f"{key}='{text}'")
-        if '"' not in text and "\\" not in text and "$" not in text and "`" not in text:
-            candidates.append(f'{key}="{text}"')
+        # inside double quotes shlex (posix) takes \\ and \" as escapes, nothing else
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+        candidates.append(f'{key}="{escaped}"')
         for token in candidates:
             try:
                 if split_host_line(token) == [f"{key}={text}"]:
@@ -128,21 +129,27 @@ def _edit_host_line(line: str, pattern: str, key: str, value: Any) -> str:
     raise EditRefused(f"{key} is not on the host line of {pattern}")
 
 
-def edit_ini(text: str, ops: Sequence[tuple[KeyPath, int, Any]]) -> str:
+def edit_ini(text: str, ops: Sequence[tuple[KeyPath, int, Any]]
+             ) -> tuple[str, list[tuple[KeyPath, str]]]:
     """``text`` with each ``(key path, line, value)`` set (key paths as origin.py gives
-    them for INI; the whole variable's value)."""
+    them for INI; the whole variable's value), and the ops refused, with why."""
     lines = text.splitlines(keepends=True)
+    refused: list[tuple[KeyPath, str]] = []
     for path, lineno, value in ops:
-        if not 0 < lineno <= len(lines):
-            raise EditRefused("the inventory changed since it was read")
-        raw = lines[lineno - 1]
-        body = raw.rstrip("\r\n")
-        end = raw[len(body):]
-        if len(path) == 2 and str(path[0]).endswith(":vars"):
-            body = _edit_vars_line(body, str(path[1]), value)
-        elif len(path) == 3:
-            body = _edit_host_line(body, str(path[1]), str(path[2]), value)
-        else:
-            raise EditRefused("a port given in a host pattern is edited by hand")
+        try:
+            if not 0 < lineno <= len(lines):
+                raise EditRefused("the inventory changed since it was read")
+            raw = lines[lineno - 1]
+            body = raw.rstrip("\r\n")
+            end = raw[len(body):]
+            if len(path) == 2 and str(path[0]).endswith(":vars"):
+                body = _edit_vars_line(body, str(path[1]), value)
+            elif len(path) == 3:
+                body = _edit_host_line(body, str(path[1]), str(path[2]), value)
+            else:
+                raise EditRefused("a port given in a host pattern is edited by hand")
+        except EditRefused as exc:
+            refused.append((path, str(exc)))
+            continue
         lines[lineno - 1] = body + end
-    return "".join(lines)
+    return "".join(lines), refused

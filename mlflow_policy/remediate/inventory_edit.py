@@ -453,6 +453,11 @@ def _common_root(paths: Sequence[Path]) -> Path:
     return Path(os.path.commonpath([str(p) for p in paths]))
 
 
+def _refusal_notes(plan: EditPlan, shown: str, refused: list[tuple[KeyPath, str]]) -> None:
+    plan.notes.extend(f"{shown}: {_dotted(path)}: {why}; not written (needs a human)"
+                      for path, why in refused)
+
+
 def plan_edits(changes: Sequence[HostvarChange], resolved: Sequence[ResolvedInventory], *,
                root: Path | None = None) -> EditPlan:
     """The edits of the inventories' own files that make each change's host hold its
@@ -477,26 +482,30 @@ def plan_edits(changes: Sequence[HostvarChange], resolved: Sequence[ResolvedInve
             continue
         _Planner(inv, inv.origins, plan.notes, ops, plan.display).plan(inv_changes)
     for path, yaml_ops in sorted(ops.yaml.items()):
-        old = path.read_text(encoding="utf-8") if path.exists() else None
+        shown = plan.display(path)
         try:
-            new = edit_yaml(old, yaml_ops, plan.display(path))
+            old = path.read_text(encoding="utf-8") if path.exists() else None
+            new, refused = edit_yaml(old, yaml_ops, shown)
         except EditRefused as exc:
-            plan.notes.append(f"{plan.display(path)}: {exc}; not written (needs a human)")
+            plan.notes.append(f"{shown}: {exc}; not written (needs a human)")
             continue
         except (OSError, UnicodeDecodeError) as exc:
-            plan.notes.append(f"{plan.display(path)}: cannot read it ({exc}); not written")
+            plan.notes.append(f"{shown}: cannot read it ({type(exc).__name__}); not written")
             continue
-        if old is None:
-            plan.created.add(path)
+        _refusal_notes(plan, shown, refused)
         if new != (old or ""):
+            if old is None:
+                plan.created.add(path)
             plan.files[path] = (old or "", new)
     for path, ini_ops in sorted(ops.ini.items()):
+        shown = plan.display(path)
         try:
             old = path.read_text(encoding="utf-8")
-            new = edit_ini(old, [(k, line, v) for (k, line), v in ini_ops.items()])
-        except EditRefused as exc:
-            plan.notes.append(f"{plan.display(path)}: {exc}; not written (needs a human)")
+        except (OSError, UnicodeDecodeError) as exc:
+            plan.notes.append(f"{shown}: cannot read it ({type(exc).__name__}); not written")
             continue
+        new, refused = edit_ini(old, [(k, line, v) for (k, line), v in ini_ops.items()])
+        _refusal_notes(plan, shown, refused)
         if new != old:
             plan.files[path] = (old, new)
     return plan

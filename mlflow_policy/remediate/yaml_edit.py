@@ -171,55 +171,61 @@ def _load(text: str, display: str) -> Any:
         raise EditRefused(f"cannot read it: {exc.message}") from None
 
 
-def edit_yaml(text: str | None, ops: Sequence[tuple[KeyPath, Any]], display: str) -> str:
-    """``text`` (``None``: a new file) with each ``(key path, value)`` set; raises
-    :class:`EditRefused` when that cannot be done without other changes."""
+def edit_yaml(text: str | None, ops: Sequence[tuple[KeyPath, Any]], display: str
+              ) -> tuple[str, list[tuple[KeyPath, str]]]:
+    """``text`` (``None``: a new file) with each ``(key path, value)`` set, and the ops
+    refused with why; raises :class:`EditRefused` when the file cannot be edited at all
+    without other changes."""
     if not ops:
-        return text or ""
+        return text or "", []
     old_data = _load(text, display) if text else None
+    refused: list[tuple[KeyPath, str]] = []
     if text and text.lstrip()[:1] in ("{", "["):
-        new = _edit_json(text, ops)
+        new = _edit_json(text, ops, refused)
     else:
-        new = _edit_ruamel(text, ops)
+        new = _edit_ruamel(text, ops, refused)
+    done = [op for op in ops if op[0] not in {path for path, _why in refused}]
     got = _load(new, display)
-    if not _same(got, _expected(old_data, ops)):
+    if not _same(got, _expected(old_data, done)):
         raise EditRefused("the edited file would not read back as intended")
-    return new
+    return new, refused
 
 
-def _edit_ruamel(text: str | None, ops: Sequence[tuple[KeyPath, Any]]) -> str:
+def _edit_ruamel(text: str | None, ops: Sequence[tuple[KeyPath, Any]],
+                 refused: list[tuple[KeyPath, str]]) -> str:
     from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.error import YAMLError
 
     if not text or not text.strip():
         y = _ruamel(_LAYOUTS[0], True)
         data = CommentedMap()
-        for path, value in ops:
-            _apply(data, path, value)
-        return _dump(y, data)
-    if "\r" in text:
-        raise EditRefused("the file has CR line endings")
-    start = text.lstrip().startswith("---")
-    for layout in _LAYOUTS:
-        y = _ruamel(layout, start)
-        try:
-            data = y.load(text)
-            unchanged = _dump(y, data) == text
-        except (YAMLError, ValueError, TypeError):
-            raise EditRefused("ruamel.yaml cannot read the file") from None
-        if unchanged:
-            break
     else:
-        raise EditRefused(
-            "ruamel.yaml cannot rewrite the file without reformatting it")
-    if not isinstance(data, CommentedMap):
-        raise EditRefused("the document is not a mapping")
+        if "\r" in text:
+            raise EditRefused("the file has CR line endings")
+        start = text.lstrip().startswith("---")
+        for layout in _LAYOUTS:
+            y = _ruamel(layout, start)
+            try:
+                data = y.load(text)
+                unchanged = _dump(y, data) == text
+            except (YAMLError, ValueError, TypeError):
+                raise EditRefused("ruamel.yaml cannot read the file") from None
+            if unchanged:
+                break
+        else:
+            raise EditRefused("ruamel.yaml cannot rewrite the file without reformatting it")
+        if not isinstance(data, CommentedMap):
+            raise EditRefused("the document is not a mapping")
     for path, value in ops:
-        _apply(data, path, value)
+        try:
+            _apply(data, path, value)
+        except EditRefused as exc:
+            refused.append((path, str(exc)))
     return _dump(y, data)
 
 
-def _edit_json(text: str, ops: Sequence[tuple[KeyPath, Any]]) -> str:
+def _edit_json(text: str, ops: Sequence[tuple[KeyPath, Any]],
+               refused: list[tuple[KeyPath, str]]) -> str:
     """A JSON vars file: rewritten with its own indentation when json reproduces it."""
     try:
         data = json.loads(text)
@@ -234,21 +240,29 @@ def _edit_json(text: str, ops: Sequence[tuple[KeyPath, Any]]) -> str:
     else:
         raise EditRefused("json cannot rewrite the file without reformatting it")
     for path, value in ops:
-        node = data
-        for key in path[:-1]:
-            if not isinstance(node.get(key, {}), dict):
-                raise EditRefused(f"{key!s} is not a mapping in the file")
-            node = node.setdefault(key, {})
-        old = node.get(path[-1])
-        if isinstance(old, dict) and ("__ansible_vault" in old):
-            raise EditRefused("the value is vaulted: re-encrypt it with ansible-vault")
-        if is_template(old):
-            raise EditRefused("the value is a Jinja2 template: change it by hand")
-        if isinstance(value, (VaultedValue, Unsafe)) or _has_special(value):
-            raise EditRefused("a vaulted or !unsafe value cannot be written into JSON here")
-        node[path[-1]] = value
+        try:
+            _apply_json(data, path, value)
+        except EditRefused as exc:
+            refused.append((path, str(exc)))
     tail = text[len(text.rstrip("\n")):]
     return json.dumps(data, indent=indent, ensure_ascii=False) + tail
+
+
+def _apply_json(data: dict[str, Any], path: KeyPath, value: Any) -> None:
+    node = data
+    for key in path[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict) or "__ansible_vault" in child:
+            raise EditRefused(f"{key!s} is not a mapping in the file")
+        node = child
+    old = node.get(path[-1])
+    if isinstance(old, dict) and "__ansible_vault" in old:
+        raise EditRefused("the value is vaulted: re-encrypt it with ansible-vault")
+    if is_template(old):
+        raise EditRefused("the value is a Jinja2 template: change it by hand")
+    if _has_special(value):
+        raise EditRefused("a vaulted or !unsafe value cannot be written into JSON here")
+    node[path[-1]] = value
 
 
 def _has_special(value: Any) -> bool:
