@@ -11,12 +11,14 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from mlflow_policy.errors import InputError
 from mlflow_policy.inventory import ResolvedInventory, resolve_inventory
 from mlflow_policy.remediate.change import HostvarChange
 from mlflow_policy.remediate.inventory_edit import EditPlan, plan_edits
@@ -139,3 +141,55 @@ def test_diff_paths_are_relative_to_the_inventory(tmp_path: Path) -> None:
     assert heads == ["--- a/host_vars/web1.yml", "+++ b/host_vars/web1.yml",
                      "--- /dev/null", "+++ b/host_vars/web2.yml",
                      "--- /dev/null", "+++ b/host_vars/web3.yml"]
+
+
+def test_write_keeps_the_mode_and_refuses_a_file_changed_since_planning(
+        tmp_path: Path) -> None:
+    inventory = _copy("shared-entry", tmp_path)
+    _every, written = _changes("shared-entry", inventory)
+    web1 = inventory / "host_vars" / "web1.yml"
+    web1.chmod(0o640)
+    _inv, plan = _plan(inventory, written)
+    web1.write_text(web1.read_text() + "edited: meanwhile\n")
+    with pytest.raises(InputError, match="changed since the edit was planned"):
+        plan.write()
+    assert not (inventory / "host_vars" / "web2.yml").exists()
+    web1.write_text(web1.read_text().replace("edited: meanwhile\n", ""))
+    plan.write()
+    assert web1.stat().st_mode & 0o777 == 0o640
+    assert "mlflow_version: 3.18.0" in web1.read_text()
+
+
+def test_a_failure_while_preparing_leaves_every_file_as_it_was(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inventory = _copy("ini-inline", tmp_path)
+    every, _written = _changes("ini-inline", inventory)
+    _inv, plan = _plan(inventory, every)
+    assert len(plan.files) == 2  # hosts edited, host_vars/web3.yml new
+    assert plan.created
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    real = tempfile.mkstemp
+    calls = []
+
+    def failing(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        calls.append(args)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", failing)
+    with pytest.raises(InputError, match="No space left"):
+        plan.write()
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert not (inventory.parent / "host_vars").exists()  # the directory made for it too
+
+
+def test_nested_value_in_a_new_place_copies_the_whole_mapping(tmp_path: Path) -> None:
+    """Ansible replaces a mapping from a higher layer: host_vars/web2.yml must hold every
+    key web2 had, not only the changed one (else the others silently disappear)."""
+    inventory = _copy("shared-entry", tmp_path)
+    _every, written = _changes("shared-entry", inventory)
+    _inv, plan = _plan(inventory, written)
+    new = yaml.safe_load(plan.files[inventory / "host_vars" / "web2.yml"][1])
+    assert new == {"mlflow_env": {"MLFLOW_TRACKING_URI": "https://mlflow.example",
+                                  "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "9"}}

@@ -47,8 +47,9 @@ def vars_line_value(value: Any) -> str:
     raise EditRefused("the value has no INI form Ansible reads back as the same value")
 
 
-def host_token(key: str, value: Any) -> str:
-    """``key=value`` for a host line, quoted for shlex when needed."""
+def host_token(key: str, value: Any, quote: str = "") -> str:
+    """``key=value`` for a host line, quoted for shlex when needed, or with ``quote`` when
+    the old value was quoted that way."""
     for text in _literal(value):
         if "\n" in text or not _reads_as(text, value):
             continue
@@ -58,6 +59,7 @@ def host_token(key: str, value: Any) -> str:
         # inside double quotes shlex (posix) takes \\ and \" as escapes, nothing else
         escaped = text.replace("\\", "\\\\").replace('"', '\\"')
         candidates.append(f'{key}="{escaped}"')
+        candidates.sort(key=lambda t: not t.startswith(f"{key}={quote}") if quote else False)
         for token in candidates:
             try:
                 if split_host_line(token) == [f"{key}={text}"]:
@@ -120,7 +122,8 @@ def _edit_host_line(line: str, pattern: str, key: str, value: Any) -> str:
         if len(words) == 1 and words[0].startswith(f"{key}="):
             if is_template(parse_value(words[0].split("=", 1)[1])):
                 raise EditRefused(f"{key} is a Jinja2 template: change what it refers to")
-            token = host_token(key, value)
+            old = line[a:b][len(key) + 1:]
+            token = host_token(key, value, old[:1] if old[:1] in "'\"" else "")
             new = line[:a] + token + line[b:]
             want = [split_host_line(token)[0] if w is words else w[0] for w in parsed[1:]]
             if split_host_line(new)[1:] == want:

@@ -134,7 +134,62 @@ def _apply(data: Any, path: KeyPath, value: Any) -> None:
         raise EditRefused(refusal)
     if _anchored(old):
         raise EditRefused(f"{shown}: the value is an anchor other places alias")
+    new_key = path[-1] not in node
     node[path[-1]] = to_ruamel(value, old)
+    if new_key and len(node) > 1:
+        _move_trailing_comments(node, list(node)[-2], path[-1])
+
+
+def _last_slot(container: Any, key: Any) -> tuple[Any, Any] | None:
+    """The comment slot (mapping, key) of the last entry written under ``key``: where
+    ruamel keeps the comment lines that follow it."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    value = container[key]
+    if isinstance(value, CommentedMap) and value:
+        return _last_slot(value, list(value)[-1])
+    if isinstance(value, CommentedSeq):
+        return None  # a sequence keeps them elsewhere: leave them where they are
+    return container, key
+
+
+def _is_block(value: Any) -> bool:
+    from ruamel.yaml.comments import TaggedScalar
+    from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+
+    if isinstance(value, TaggedScalar):
+        return value.style in ("|", ">")
+    return isinstance(value, (LiteralScalarString, FoldedScalarString))
+
+
+def _move_trailing_comments(node: Any, previous: Any, added: Any) -> None:
+    """ruamel keeps the comment and blank lines after a mapping's last entry on that entry
+    (``# about the next key`` included), so a key appended after it would be written
+    below them. Keep the entry's own end of line (and inline comment) on it; move the lines
+    after it to the new last entry."""
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    old_slot = _last_slot(node, previous)
+    new_slot = _last_slot(node, added)
+    if old_slot is None or new_slot is None:
+        return
+    items = old_slot[0].ca.items.get(old_slot[1])
+    if not items or len(items) < 3 or items[2] is None:
+        return
+    token = items[2]
+    text = str(token.value)
+    # a block scalar (a !vault ciphertext) ends with its own newline: all of it follows
+    cut = -1 if _is_block(old_slot[0][old_slot[1]]) else text.find("\n")
+    if cut + 1 == len(text):
+        return
+    if cut < 0:
+        items[2] = None
+    else:
+        token.value = text[:cut + 1]
+    new_map, new_key = new_slot
+    new_map.ca.items[new_key] = [None, None, CommentToken(
+        "\n" + text[cut + 1:], CommentMark(0), None), None]
 
 
 def _expected(old_data: Any, ops: Sequence[tuple[KeyPath, Any]]) -> Any:
