@@ -173,3 +173,53 @@ def test_stale_files_of_an_earlier_run_are_removed(tmp_path: Path,
     assert not stale.exists()
     assert mine.read_text() == "kept: not ours"
     assert oct((out / "env" / "lab" / "srv-1" / "mlflow.env").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.slow
+def test_the_playbook_writes_the_env_file_on_a_local_host_and_is_idempotent(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real ansible-playbook run on a local-connection host: the env file holds the
+    inventory's environment with the change, quoted so that both env parsers read the
+    same values back; mode 0600; a second run changes nothing."""
+    from dotenv import dotenv_values
+
+    from mlflow_policy.live.ansible.library.mlflow_policy_facts import parse_env_file
+
+    env_file = tmp_path / "etc" / "mlflow.env"
+    env_file.parent.mkdir()
+    (tmp_path / "inv").mkdir()
+    (tmp_path / "inv" / "hosts.yml").write_text(f"""\
+all:
+  hosts:
+    local:
+      ansible_connection: local
+      ansible_python_interpreter: {sys.executable}
+      mlflow_env_file: {env_file}
+      mlflow_env:
+        MLFLOW_HTTP_REQUEST_TIMEOUT: "120"
+        MLFLOW_S3_ENDPOINT_URL: 'http://s3 "local" \\ x'
+""")
+    (tmp_path / "p.yaml").write_text(
+        "apiVersion: mlflow-policy/v1\nkind: Policy\nmetadata: {name: p}\n"
+        "spec:\n  rules:\n    - id: retries\n"
+        "      assert: {env.MLFLOW_HTTP_REQUEST_MAX_RETRIES: {required: true}}\n"
+        "      remediation: {set: {env.MLFLOW_HTTP_REQUEST_MAX_RETRIES: '7'}}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["remediate", "-i", "inv", "-p", "p.yaml", "--out", "out"]) == 1
+    capsys.readouterr()
+    expected = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "120",
+                "MLFLOW_S3_ENDPOINT_URL": 'http://s3 "local" \\ x',
+                "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "7"}
+    for run in (1, 2):
+        done = subprocess.run(
+            [_tool("ansible-playbook"), "-i", str(tmp_path / "inv"), "playbook.yml"],
+            cwd=tmp_path / "out", capture_output=True, text=True, env=_env(), timeout=300,
+            check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        recap = done.stdout[done.stdout.index("PLAY RECAP"):]
+        assert f"changed={1 if run == 1 else 0}" in recap, done.stdout
+        text = env_file.read_text()
+        assert parse_env_file(text) == expected
+        assert dict(dotenv_values(env_file)) == expected
+        assert env_file.stat().st_mode & 0o777 == 0o600
