@@ -188,6 +188,10 @@ def test_the_playbook_writes_the_env_file_on_a_local_host_and_is_idempotent(
 
     env_file = tmp_path / "etc" / "mlflow.env"
     env_file.parent.mkdir()
+    # a host whose inventory declares no environment: its file is someone else's
+    other_file = tmp_path / "etc" / "other.env"
+    other_file.write_text(
+        "# theirs\nexport AWS_REGION=eu-west-1\nMLFLOW_HTTP_REQUEST_MAX_RETRIES=2\n")
     (tmp_path / "inv").mkdir()
     (tmp_path / "inv" / "hosts.yml").write_text(f"""\
 all:
@@ -199,6 +203,11 @@ all:
       mlflow_env:
         MLFLOW_HTTP_REQUEST_TIMEOUT: "120"
         MLFLOW_S3_ENDPOINT_URL: 'http://s3 "local" \\ x'
+        MLFLOW_ENABLE_ASYNC_LOGGING: true
+    other:
+      ansible_connection: local
+      ansible_python_interpreter: {sys.executable}
+      mlflow_env_file: {other_file}
 """)
     (tmp_path / "p.yaml").write_text(
         "apiVersion: mlflow-policy/v1\nkind: Policy\nmetadata: {name: p}\n"
@@ -208,7 +217,7 @@ all:
     monkeypatch.chdir(tmp_path)
     assert main(["remediate", "-i", "inv", "-p", "p.yaml", "--out", "out"]) == 1
     capsys.readouterr()
-    expected = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "120",
+    expected = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "120", "MLFLOW_ENABLE_ASYNC_LOGGING": "true",
                 "MLFLOW_S3_ENDPOINT_URL": 'http://s3 "local" \\ x',
                 "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "7"}
     for run in (1, 2):
@@ -218,8 +227,10 @@ all:
             check=False)
         assert done.returncode == 0, done.stdout + done.stderr
         recap = done.stdout[done.stdout.index("PLAY RECAP"):]
-        assert f"changed={1 if run == 1 else 0}" in recap, done.stdout
+        assert recap.count(f"changed={1 if run == 1 else 0} ") == 2, done.stdout
         text = env_file.read_text()
         assert parse_env_file(text) == expected
         assert dict(dotenv_values(env_file)) == expected
         assert env_file.stat().st_mode & 0o777 == 0o600
+        assert other_file.read_text() == ("# theirs\nexport AWS_REGION=eu-west-1\n"
+                                          'MLFLOW_HTTP_REQUEST_MAX_RETRIES="7"\n')

@@ -196,7 +196,23 @@ def _env(plan: HostPlan, acts: HostActions, mapping: Mapping[str, str], facts: l
             overlay[key] = V.env_text(d.value, acts.host, fact)
         except V.UnsafeValue as exc:
             human(UNSAFE, fact, f"{exc.fact}: {exc.reason}; not written")
+    declared, env = plan.declared("env")
+    if not declared or not isinstance(env, Mapping):
+        # The inventory declares no environment: the file on the host is someone else's.
+        # Only the changed variables' lines are set; nothing else is removed.
+        for fact in sorted(facts):
+            if plan.desired[fact].value is ABSENT:
+                human(NOT_WRITABLE, fact, f"{fact} is set on the host but the inventory "
+                      "declares no environment at all: remove it by hand, or declare the "
+                      "environment in the inventory")
+        if not overlay:
             return
+        acts.data["env_file"] = env_file
+        acts.data["env_lines"] = {k: V.env_line(k, v, acts.host) for k, v in overlay.items()}
+        acts.summary.append(f"set {', '.join(f'`{k}`' for k in overlay)} in `{env_file}` "
+                            "(mode 0600), leaving its other lines as they are")
+        acts.env_lines = _standalone_env(plan, overlay, acts.host)
+        return
     acts.data["env_var"] = var
     acts.data["env_file"] = env_file
     if overlay:
