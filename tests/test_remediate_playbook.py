@@ -126,12 +126,15 @@ def test_nothing_to_fix_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[st
     ["remediate", "--out", "afile"],
     ["remediate", "--live", "--facts", "x"],
     ["remediate", "--format", "sarif"],
+    ["remediate", "-i", "inv", "--out", "inv/remediation"],
 ])
 def test_usage_errors_exit_2(argv: list[str], tmp_path: Path,
                              capsys: pytest.CaptureFixture[str],
                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "afile").write_text("")
+    (tmp_path / "inv").mkdir()
+    (tmp_path / "inv" / "hosts.yml").write_text("all: {hosts: {h: {}}}\n")
     assert main(argv) == 2
     assert "Traceback" not in capsys.readouterr().err
 

@@ -98,13 +98,17 @@ def run(args: argparse.Namespace) -> int:
 
     _validate(args)
     config, root = common.run_config(args)
+    inventories = _inventory_paths(args, config, root)
+    out = args.out if args.out.is_absolute() else root / args.out
+    for path in inventories.values():
+        if path.is_dir() and out.resolve().is_relative_to(path):
+            raise UsageError(f"--out {args.out}: inside the inventory directory {path}; "
+                             "Ansible would read the rendered files as inventory sources")
     result = check_cmd.evaluate_tree(args, config, root)
     if result.internal_errors:
         check_cmd._write_tracebacks(result)
         return 3
-    inventories = _inventory_paths(args, config, root)
     the_plan = make_plan(result, config.mapping_for, inventories)
-    out = args.out if args.out.is_absolute() else root / args.out
     mappings = {name: config.mapping_for(name) for name in result.inventories}
     rendered = render(the_plan, out, root, mappings, source=_source_text(args, result))
     edits = _inventory_edits(args, config, root, the_plan) if (args.write or args.diff) \

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflow_policy.core import HostFacts, Unsafe, VaultedValue
+from mlflow_policy.dotted import strings
 from mlflow_policy.findings import DRIFT, Finding, Result
 from mlflow_policy.remediate.change import HostvarChange
 from mlflow_policy.remediate.values import UnsafeValue, check
@@ -267,6 +268,11 @@ class _Planner:
                     peer is not None and reveals_secret(value, peer)):
                 self.human(SECRET, f, f"{fact}: the value is derived from a secret or vaulted "
                            "value; it is never written in clear (vault it by hand)", fact=fact)
+                continue
+            if any(mask_text(text) != text for text in strings(value)):
+                self.human(SECRET, f, f"{fact}: the value holds a credential (a password in "
+                           "a URI, a token field); it is never written in clear (vault it by "
+                           "hand)", fact=fact)
                 continue
             if is_secret_path(fact) or (host.vaulted_paths and fact in host.vaulted_paths):
                 self.human(SECRET, f, f"{fact} holds a secret (vaulted or secret by name): a "
