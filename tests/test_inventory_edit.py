@@ -44,7 +44,20 @@ def _copy(name: str, tmp: Path) -> Path:
         return tmp / top.name
     first = Path(source).parts[0]
     shutil.copytree(CASES_DIR / name / first, tmp / first)
+    if case.get("playbook_dir"):
+        shutil.copytree(CASES_DIR / name / case["playbook_dir"], tmp / case["playbook_dir"])
     return tmp / source
+
+
+def _playbook_dir(name: str, inventory: Path) -> Path | None:
+    """The case's playbook dir in the copy (beside the inventory's top directory)."""
+    found = _case(name).get("playbook_dir")
+    if not found:
+        return None
+    top = inventory
+    while top.parent.name and not (top.parent / found).exists():
+        top = top.parent
+    return top.parent / found
 
 
 def _path(hostvar: Any) -> tuple[str, ...]:
@@ -84,8 +97,9 @@ def _ours(inv: ResolvedInventory) -> dict[str, dict[str, Any]]:
     return oracle.normalise_hostvars({h: r.raw_vars for h, r in inv.hosts.items()})
 
 
-def _ansible(inventory: Path) -> dict[str, dict[str, Any]]:
-    data = oracle.ansible_inventory_list(["-i", str(inventory)], inventory.parent)
+def _ansible(inventory: Path, playbook: Path | None = None) -> dict[str, dict[str, Any]]:
+    extra = ["--playbook-dir", str(playbook)] if playbook else []
+    data = oracle.ansible_inventory_list(["-i", str(inventory), *extra], inventory.parent)
     return oracle.hostvars_from_list(data)
 
 
@@ -96,8 +110,9 @@ def _golden(path: Path, text: str) -> None:
     assert text == path.read_text(), "regenerate with UPDATE_GOLDEN=1 and review the diff"
 
 
-def _plan(inventory: Path, changes: list[HostvarChange]) -> tuple[ResolvedInventory, EditPlan]:
-    inv = resolve_inventory(inventory, root=inventory.parent)
+def _plan(inventory: Path, changes: list[HostvarChange], playbook: Path | None = None
+          ) -> tuple[ResolvedInventory, EditPlan]:
+    inv = resolve_inventory(inventory, root=inventory.parent, playbook_dir=playbook)
     return inv, plan_edits(changes, [inv])
 
 
@@ -108,9 +123,10 @@ def test_edit_case(name: str, tmp_path: Path) -> None:
     inventory = _copy(name, tmp_path)
     every, written = _changes(name, inventory)
     before_files = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    inv, plan = _plan(inventory, every)
+    playbook = _playbook_dir(name, inventory)
+    inv, plan = _plan(inventory, every, playbook)
     ours_before = _ours(inv)
-    ansible_before = _ansible(inventory)
+    ansible_before = _ansible(inventory, playbook)
 
     _golden(CASES_DIR / name / "expected.diff", plan.diff())
     _golden(CASES_DIR / name / "expected-notes.txt", "".join(f"{n}\n" for n in plan.notes))
@@ -124,9 +140,10 @@ def test_edit_case(name: str, tmp_path: Path) -> None:
     for path, (_old, new) in plan.files.items():
         assert path.read_text() == new
 
-    after_inv = resolve_inventory(inventory, root=inventory.parent)
+    after_inv = resolve_inventory(inventory, root=inventory.parent, playbook_dir=playbook)
     assert _ours(after_inv) == _expected(ours_before, written, oracle.normalise)
-    assert _ansible(inventory) == _expected(ansible_before, written, oracle.normalise)
+    assert _ansible(inventory, playbook) == _expected(ansible_before, written,
+                                                      oracle.normalise)
 
     # a second run finds every value in place
     again = plan_edits(every, [after_inv])

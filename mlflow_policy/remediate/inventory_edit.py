@@ -245,6 +245,7 @@ class _Planner:
         path = Path(os.path.abspath(inv.path))
         self.base = path if path.is_dir() else path.parent
         self._sharing: dict[tuple[Path, KeyPath], tuple[str, ...]] = {}
+        self._members: dict[str, set[str]] = {}
 
     def sharing(self, origin: Origin) -> tuple[str, ...]:
         key = (origin.file, origin.key_path)
@@ -322,8 +323,9 @@ class _Planner:
                 narrow.setdefault(host, set()).add(str(path[0]))
                 others = len(sharing)
                 reason[(host, str(path[0]))] = (
-                    f"{_dotted(path)} is set in {self.display(file)} for {others} hosts, not "
-                    "all of which get this change")
+                    f"{_dotted(path)} is set in {self.display(file)}:"
+                    f"{asking[0][1].location.line} for {others} hosts, not all of which get "
+                    "this change")
         self._narrow(wanted, narrow, reason)
 
     # ------------------------------------------------------------------ in place
@@ -395,7 +397,9 @@ class _Planner:
         for group in self.inv.groups:
             if group in ("all", "ungrouped") or not _SAFE_NAME.fullmatch(group):
                 continue
-            members = _group_hosts(self.inv, group)
+            members = self._members.get(group)
+            if members is None:
+                members = self._members[group] = _group_hosts(self.inv, group)
             if len(members) < 2 or not members <= hosts:
                 continue
             candidates.append((-len(members), _group_key(self.inv, group), group, members))
@@ -411,10 +415,12 @@ class _Planner:
                 continue
             target = _vars_file(self.base, "group_vars", group)
             self.ops.yaml.setdefault(target, []).append(((top,), first))
+            names = sorted(members)
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5
+                                            else "")
             self.notes.append(
                 f"{group}: {top} written to {self.display(target)} for the group's "
-                f"{len(members)} hosts ({', '.join(sorted(members))}), where it wins for "
-                "each of them")
+                f"{len(members)} hosts ({shown}), where it wins for each of them")
             placed |= members
         return placed
 
@@ -469,6 +475,9 @@ def plan_edits(changes: Sequence[HostvarChange], resolved: Sequence[ResolvedInve
 
     by_path = {Path(os.path.abspath(inv.path)): inv for inv in resolved}
     bases = [p if p.is_dir() else p.parent for p in by_path]
+    for one in resolved:  # a --playbook-dir's group_vars/host_vars may be edited too
+        resolver = getattr(one.origins, "_resolver", None)
+        bases.extend(d.path.parent for d in getattr(resolver, "group_dirs", ()))
     plan = EditPlan(root=Path(os.path.abspath(root)) if root else _common_root(bases))
     ops = _Ops()
     grouped: dict[Path, list[HostvarChange]] = {}
