@@ -205,21 +205,29 @@ def _is_vault_file(path: Path) -> bool:
         return True  # unreadable: never pick it
 
 
-def _vars_file(base: Path, kind: str, name: str) -> Path:
-    """The file of ``kind`` (host_vars/group_vars) for ``name`` to add a variable to: an
-    existing plain file Ansible reads for it, else ``<kind>/<name>.yml``."""
+def _vars_file(base: Path, kind: str, name: str) -> Path | None:
+    """The file of ``kind`` (host_vars/group_vars) for ``name`` to add a variable to, as
+    Ansible finds it: the first of ``name``, ``name.yml``, ``name.yaml``, ``name.json``
+    that exists is the only one it reads (a directory: every file in it), so a new
+    ``name.yml`` beside an existing ``name`` would be ignored. ``None`` when that one
+    is vault-encrypted."""
+    from mlflow_policy.inventory.varsfiles import EXTENSIONS
+
     top = base / kind
-    for ext in _VARS_EXTS:
+    for ext in EXTENSIONS:
         candidate = top / f"{name}{ext}"
-        if candidate.is_file() and not _is_vault_file(candidate):
-            return candidate
-    folder = top / name
-    if folder.is_dir():
-        inside = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in _VARS_EXTS
-                        and not p.name.startswith(".") and not _is_vault_file(p))
-        preferred = [p for p in inside if p.stem in ("vars", "main")]
-        if preferred or inside:
-            return (preferred or inside)[0]
+        if candidate.is_dir():
+            inside = sorted(
+                p for p in candidate.iterdir() if p.is_file() and p.suffix in EXTENSIONS
+                and not p.name.startswith(".") and not p.name.endswith("~")
+                and p.suffix != ".json" and not _is_vault_file(p))
+            preferred = [p for p in inside if p.stem in ("vars", "main")]
+            if preferred or inside:
+                return (preferred or inside)[0]
+            fresh = candidate / "vars.yml"
+            return None if fresh.exists() else fresh
+        if candidate.exists():
+            return None if _is_vault_file(candidate) else candidate
     return top / f"{name}.yml"
 
 
@@ -414,6 +422,8 @@ class _Planner:
             if any(r is not None and r >= mine for r in ranks):
                 continue
             target = _vars_file(self.base, "group_vars", group)
+            if target is None:
+                continue  # its only file is vault-encrypted: the hosts' own files instead
             self.ops.yaml.setdefault(target, []).append(((top,), first))
             names = sorted(members)
             shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5
@@ -430,6 +440,10 @@ class _Planner:
                               "written (needs a human)")
             return
         target = _vars_file(self.base, "host_vars", host)
+        if target is None:
+            self.notes.append(f"{host}: its host_vars file is vault-encrypted; {top} not "
+                              "written (add it with ansible-vault edit)")
+            return
         self.ops.yaml.setdefault(target, []).append(((top,), value))
         if why:
             nested = isinstance(value, dict) and top in self.inv.hosts[host].raw_vars
