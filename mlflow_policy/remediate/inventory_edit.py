@@ -310,11 +310,12 @@ class _Planner:
                         "ansible-vault)")
                     paths[path] = _CONFLICT
                     continue
-                if origin.format == "toml":
-                    self.notes.append(
-                        f"{host}: {_dotted(path)} is in the TOML inventory "
-                        f"{self.display(origin.file)}, which is not edited; not written")
-                    paths[path] = _CONFLICT
+                if origin.format == "toml":  # not edited (no round-trip TOML writer here):
+                    # the host's own host_vars file, which beats any inventory-file var
+                    narrow.setdefault(host, set()).add(str(path[0]))
+                    reason[(host, str(path[0]))] = (
+                        f"{_dotted(path)} is set in the TOML inventory "
+                        f"{self.display(origin.file)}, which mlflow-policy does not edit")
                     continue
                 in_place.setdefault((origin.file, origin.key_path, path), []).append(
                     (host, origin, n))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import io
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -236,7 +235,9 @@ def edit_yaml(text: str | None, ops: Sequence[tuple[KeyPath, Any]], display: str
     old_data = _load(text, display) if text else None
     refused: list[tuple[KeyPath, str]] = []
     if text and text.lstrip()[:1] in ("{", "["):
-        new = _edit_json(text, ops, refused)
+        from mlflow_policy.remediate.json_edit import edit_json
+
+        new = edit_json(text, ops, refused)
     else:
         new = _edit_ruamel(text, ops, refused)
     done = [op for op in ops if op[0] not in {path for path, _why in refused}]
@@ -277,54 +278,3 @@ def _edit_ruamel(text: str | None, ops: Sequence[tuple[KeyPath, Any]],
         except EditRefused as exc:
             refused.append((path, str(exc)))
     return _dump(y, data)
-
-
-def _edit_json(text: str, ops: Sequence[tuple[KeyPath, Any]],
-               refused: list[tuple[KeyPath, str]]) -> str:
-    """A JSON vars file: rewritten with its own indentation when json reproduces it."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise EditRefused("the file is neither YAML nor valid JSON") from None
-    indent: int | None = None
-    for candidate in (2, 4, None, 1, 3, 8):
-        dumped = json.dumps(data, indent=candidate, ensure_ascii=False)
-        if dumped.rstrip("\n") == text.rstrip("\n"):
-            indent = candidate
-            break
-    else:
-        raise EditRefused("json cannot rewrite the file without reformatting it")
-    for path, value in ops:
-        try:
-            _apply_json(data, path, value)
-        except EditRefused as exc:
-            refused.append((path, str(exc)))
-    tail = text[len(text.rstrip("\n")):]
-    return json.dumps(data, indent=indent, ensure_ascii=False) + tail
-
-
-def _apply_json(data: dict[str, Any], path: KeyPath, value: Any) -> None:
-    node = data
-    for key in path[:-1]:
-        child = node.setdefault(key, {})
-        if not isinstance(child, dict) or "__ansible_vault" in child:
-            raise EditRefused(f"{key!s} is not a mapping in the file")
-        node = child
-    old = node.get(path[-1])
-    if isinstance(old, dict) and "__ansible_vault" in old:
-        raise EditRefused("the value is vaulted: re-encrypt it with ansible-vault")
-    if is_template(old):
-        raise EditRefused("the value is a Jinja2 template: change it by hand")
-    if _has_special(value):
-        raise EditRefused("a vaulted or !unsafe value cannot be written into JSON here")
-    node[path[-1]] = value
-
-
-def _has_special(value: Any) -> bool:
-    if isinstance(value, (VaultedValue, Unsafe)):
-        return True
-    if isinstance(value, Mapping):
-        return any(_has_special(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_has_special(v) for v in value)
-    return False
