@@ -18,10 +18,12 @@ from typing import Any
 import pytest
 import yaml
 
+from mlflow_policy.core import Unsafe
 from mlflow_policy.errors import InputError
 from mlflow_policy.inventory import ResolvedInventory, resolve_inventory
 from mlflow_policy.remediate.change import HostvarChange
 from mlflow_policy.remediate.inventory_edit import EditPlan, plan_edits
+from mlflow_policy.yamlio import loads
 from tests import oracle
 from tests.support import REPO
 
@@ -207,6 +209,9 @@ def test_nested_value_in_a_new_place_copies_the_whole_mapping(tmp_path: Path) ->
     inventory = _copy("shared-entry", tmp_path)
     _every, written = _changes("shared-entry", inventory)
     _inv, plan = _plan(inventory, written)
-    new = yaml.safe_load(plan.files[inventory / "host_vars" / "web2.yml"][1])
+    new = loads(plan.files[inventory / "host_vars" / "web2.yml"][1], "web2.yml")
     assert new == {"mlflow_env": {"MLFLOW_TRACKING_URI": "https://mlflow.example",
-                                  "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "9"}}
+                                  "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "9",
+                                  "MLFLOW_RUN_NOTE": "{{ literally braces }}"}}
+    # still never templated by Ansible: the tag came along
+    assert isinstance(new["mlflow_env"]["MLFLOW_RUN_NOTE"], Unsafe)
