@@ -178,6 +178,13 @@ def _raw_refusal(raw: Mapping[str, Any], path: KeyPath) -> str | None:
     return None
 
 
+def _ini_port(origin: Origin, n: int) -> bool:
+    """Is the INI entry a port given in a host pattern (``web1:2222``), which is no
+    ``key=value`` to edit? Its key path is (section, pattern), without the variable."""
+    entry = origin.key_path[:len(origin.key_path) - (n - 1)]
+    return len(entry) == 2 and not str(entry[0]).endswith(":vars")
+
+
 def _plain(value: Any) -> Any:
     """A deep copy a writer can change (the resolver's values are shared)."""
     if isinstance(value, Mapping):
@@ -298,6 +305,12 @@ class _Planner:
                     narrow.setdefault(host, set()).add(str(path[0]))
                     continue
                 origin = self.origins.origin(host, path[:n])
+                if origin is not None and origin.format == "ini" and _ini_port(origin, n):
+                    narrow.setdefault(host, set()).add(str(path[0]))
+                    reason[(host, str(path[0]))] = (
+                        f"{_dotted(path)} is the port of a host pattern in "
+                        f"{self.display(origin.file)}:{origin.location.line}")
+                    continue
                 if origin is None or tuple(origin.key_path[-n:]) != path[:n]:
                     self.notes.append(f"{host}: {_dotted(path)} is given by a template; "
                                       "not written (needs a human)")
@@ -343,12 +356,7 @@ class _Planner:
                   value: Any) -> None:
         rest = path[n:]
         if origin.format == "ini":
-            var_at = len(origin.key_path) - (n - 1)
-            entry = tuple(origin.key_path[:var_at])
-            if len(entry) < 2:
-                self.notes.append(f"{_dotted(path)}: a port in a host pattern is edited by "
-                                  "hand")
-                return
+            entry = tuple(origin.key_path[:len(origin.key_path) - (n - 1)])
             slot = (entry, origin.location.line)
             whole = self.ops.ini.setdefault(origin.file, {})
             if slot not in whole:  # the entry's value: the host's, since it wins there
