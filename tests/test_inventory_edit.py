@@ -184,8 +184,8 @@ def test_a_failure_while_preparing_leaves_every_file_as_it_was(
     inventory = _copy("ini-inline", tmp_path)
     every, _written = _changes("ini-inline", inventory)
     _inv, plan = _plan(inventory, every)
-    assert len(plan.files) == 2  # hosts edited, host_vars/web3.yml new
-    assert plan.created
+    assert inventory in plan.files  # the hosts file edited, host_vars files new
+    assert len(plan.created) >= 2
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     real = tempfile.mkstemp
     calls = []
