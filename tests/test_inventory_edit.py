@@ -215,3 +215,21 @@ def test_nested_value_in_a_new_place_copies_the_whole_mapping(tmp_path: Path) ->
                                   "MLFLOW_RUN_NOTE": "{{ literally braces }}"}}
     # still never templated by Ansible: the tag came along
     assert isinstance(new["mlflow_env"]["MLFLOW_RUN_NOTE"], Unsafe)
+
+
+def test_a_host_vars_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    inventory = _copy("group-precedence", tmp_path)
+    every, _written = _changes("group-precedence", inventory)
+    _inv, planned = _plan(inventory, every)
+    assert inventory in planned.files  # hosts.yml edited, host_vars/ to be made
+    (inventory.parent / "host_vars").write_text("not a directory\n")
+    # planned before: writing stops with a located error, nothing written
+    with pytest.raises(InputError) as info:
+        planned.write()
+    assert info.value.path == "host_vars"
+    assert inventory.read_text() == planned.files[inventory][0]
+    # planned now: a note for each host, and the other edits
+    _inv, plan = _plan(inventory, every)
+    assert not any(p.is_relative_to(inventory.parent / "host_vars") for p in plan.files)
+    assert sorted(n.split(":")[0] for n in plan.notes if "host_vars is no directory" in n) \
+        == ["h1", "h2", "h3", "p1"]

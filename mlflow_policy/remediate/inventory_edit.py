@@ -94,12 +94,22 @@ class EditPlan:
             if current != old:
                 raise InputError("changed since the edit was planned; plan again",
                                  self.display(path))
+        for path in self.files:
+            blocking = next((p for p in (path.parent, *path.parent.parents)
+                             if p.exists() and not p.is_dir()), None)
+            if blocking is not None:
+                raise InputError("is not a directory; cannot write the file planned below it",
+                                 self.display(blocking))
         made: list[Path] = []
         try:
             for path in sorted(self.created):
                 missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
                 for directory in reversed(missing):
-                    directory.mkdir()
+                    try:
+                        directory.mkdir()
+                    except OSError as exc:
+                        raise InputError(f"cannot create the directory: {exc.strerror}",
+                                         self.display(directory)) from None
                     made.append(directory)
             outputs.write_all([([new], path) for path, (_old, new) in sorted(self.files.items())])
         except BaseException:
@@ -217,10 +227,12 @@ def _vars_file(base: Path, kind: str, name: str) -> Path | None:
     Ansible finds it: the first of ``name``, ``name.yml``, ``name.yaml``, ``name.json``
     that exists is the only one it reads (a directory: every file in it), so a new
     ``name.yml`` beside an existing ``name`` would be ignored. ``None`` when that one
-    is vault-encrypted."""
+    is vault-encrypted (or ``kind`` is no directory)."""
     from mlflow_policy.inventory.varsfiles import EXTENSIONS
 
     top = base / kind
+    if top.exists() and not top.is_dir():
+        return None
     for ext in EXTENSIONS:
         candidate = top / f"{name}{ext}"
         if candidate.is_dir():
@@ -450,8 +462,8 @@ class _Planner:
             return
         target = _vars_file(self.base, "host_vars", host)
         if target is None:
-            self.notes.append(f"{host}: its host_vars file is vault-encrypted; {top} not "
-                              "written (add it with ansible-vault edit)")
+            self.notes.append(f"{host}: its host_vars file is vault-encrypted (or host_vars "
+                              f"is no directory); {top} not written (needs a human)")
             return
         self.ops.yaml.setdefault(target, []).append(((top,), value))
         if why:
