@@ -43,7 +43,6 @@ __all__ = ["EditPlan", "plan_edits"]
 
 # A host or group name that is safe as a file name in host_vars/ or group_vars/.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@+\-]*")
-_VARS_EXTS = (".yml", ".yaml", "", ".json")
 
 
 @dataclass
