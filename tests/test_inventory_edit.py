@@ -18,10 +18,12 @@ from typing import Any
 import pytest
 import yaml
 
+from mlflow_policy.core import Unsafe
 from mlflow_policy.errors import InputError
 from mlflow_policy.inventory import ResolvedInventory, resolve_inventory
 from mlflow_policy.remediate.change import HostvarChange
 from mlflow_policy.remediate.inventory_edit import EditPlan, plan_edits
+from mlflow_policy.yamlio import loads
 from tests import oracle
 from tests.support import REPO
 
@@ -44,7 +46,20 @@ def _copy(name: str, tmp: Path) -> Path:
         return tmp / top.name
     first = Path(source).parts[0]
     shutil.copytree(CASES_DIR / name / first, tmp / first)
+    if case.get("playbook_dir"):
+        shutil.copytree(CASES_DIR / name / case["playbook_dir"], tmp / case["playbook_dir"])
     return tmp / source
+
+
+def _playbook_dir(name: str, inventory: Path) -> Path | None:
+    """The case's playbook dir in the copy (beside the inventory's top directory)."""
+    found = _case(name).get("playbook_dir")
+    if not found:
+        return None
+    top = inventory
+    while top.parent.name and not (top.parent / found).exists():
+        top = top.parent
+    return top.parent / found
 
 
 def _path(hostvar: Any) -> tuple[str, ...]:
@@ -84,8 +99,9 @@ def _ours(inv: ResolvedInventory) -> dict[str, dict[str, Any]]:
     return oracle.normalise_hostvars({h: r.raw_vars for h, r in inv.hosts.items()})
 
 
-def _ansible(inventory: Path) -> dict[str, dict[str, Any]]:
-    data = oracle.ansible_inventory_list(["-i", str(inventory)], inventory.parent)
+def _ansible(inventory: Path, playbook: Path | None = None) -> dict[str, dict[str, Any]]:
+    extra = ["--playbook-dir", str(playbook)] if playbook else []
+    data = oracle.ansible_inventory_list(["-i", str(inventory), *extra], inventory.parent)
     return oracle.hostvars_from_list(data)
 
 
@@ -96,8 +112,9 @@ def _golden(path: Path, text: str) -> None:
     assert text == path.read_text(), "regenerate with UPDATE_GOLDEN=1 and review the diff"
 
 
-def _plan(inventory: Path, changes: list[HostvarChange]) -> tuple[ResolvedInventory, EditPlan]:
-    inv = resolve_inventory(inventory, root=inventory.parent)
+def _plan(inventory: Path, changes: list[HostvarChange], playbook: Path | None = None
+          ) -> tuple[ResolvedInventory, EditPlan]:
+    inv = resolve_inventory(inventory, root=inventory.parent, playbook_dir=playbook)
     return inv, plan_edits(changes, [inv])
 
 
@@ -108,9 +125,10 @@ def test_edit_case(name: str, tmp_path: Path) -> None:
     inventory = _copy(name, tmp_path)
     every, written = _changes(name, inventory)
     before_files = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    inv, plan = _plan(inventory, every)
+    playbook = _playbook_dir(name, inventory)
+    inv, plan = _plan(inventory, every, playbook)
     ours_before = _ours(inv)
-    ansible_before = _ansible(inventory)
+    ansible_before = _ansible(inventory, playbook)
 
     _golden(CASES_DIR / name / "expected.diff", plan.diff())
     _golden(CASES_DIR / name / "expected-notes.txt", "".join(f"{n}\n" for n in plan.notes))
@@ -124,9 +142,10 @@ def test_edit_case(name: str, tmp_path: Path) -> None:
     for path, (_old, new) in plan.files.items():
         assert path.read_text() == new
 
-    after_inv = resolve_inventory(inventory, root=inventory.parent)
+    after_inv = resolve_inventory(inventory, root=inventory.parent, playbook_dir=playbook)
     assert _ours(after_inv) == _expected(ours_before, written, oracle.normalise)
-    assert _ansible(inventory) == _expected(ansible_before, written, oracle.normalise)
+    assert _ansible(inventory, playbook) == _expected(ansible_before, written,
+                                                      oracle.normalise)
 
     # a second run finds every value in place
     again = plan_edits(every, [after_inv])
@@ -165,8 +184,8 @@ def test_a_failure_while_preparing_leaves_every_file_as_it_was(
     inventory = _copy("ini-inline", tmp_path)
     every, _written = _changes("ini-inline", inventory)
     _inv, plan = _plan(inventory, every)
-    assert len(plan.files) == 2  # hosts edited, host_vars/web3.yml new
-    assert plan.created
+    assert inventory in plan.files  # the hosts file edited, host_vars files new
+    assert len(plan.created) >= 2
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     real = tempfile.mkstemp
     calls = []
@@ -190,6 +209,27 @@ def test_nested_value_in_a_new_place_copies_the_whole_mapping(tmp_path: Path) ->
     inventory = _copy("shared-entry", tmp_path)
     _every, written = _changes("shared-entry", inventory)
     _inv, plan = _plan(inventory, written)
-    new = yaml.safe_load(plan.files[inventory / "host_vars" / "web2.yml"][1])
+    new = loads(plan.files[inventory / "host_vars" / "web2.yml"][1], "web2.yml")
     assert new == {"mlflow_env": {"MLFLOW_TRACKING_URI": "https://mlflow.example",
-                                  "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "9"}}
+                                  "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "9",
+                                  "MLFLOW_RUN_NOTE": "{{ literally braces }}"}}
+    # still never templated by Ansible: the tag came along
+    assert isinstance(new["mlflow_env"]["MLFLOW_RUN_NOTE"], Unsafe)
+
+
+def test_a_host_vars_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    inventory = _copy("group-precedence", tmp_path)
+    every, _written = _changes("group-precedence", inventory)
+    _inv, planned = _plan(inventory, every)
+    assert inventory in planned.files  # hosts.yml edited, host_vars/ to be made
+    (inventory.parent / "host_vars").write_text("not a directory\n")
+    # planned before: writing stops with a located error, nothing written
+    with pytest.raises(InputError) as info:
+        planned.write()
+    assert info.value.path == "host_vars"
+    assert inventory.read_text() == planned.files[inventory][0]
+    # planned now: a note for each host, and the other edits
+    _inv, plan = _plan(inventory, every)
+    assert not any(p.is_relative_to(inventory.parent / "host_vars") for p in plan.files)
+    assert sorted(n.split(":")[0] for n in plan.notes if "host_vars is no directory" in n) \
+        == ["h1", "h2", "h3", "p1"]

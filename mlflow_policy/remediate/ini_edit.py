@@ -105,7 +105,7 @@ def _edit_vars_line(line: str, key: str, value: Any) -> str:
     if not m:
         raise EditRefused(f"{key} is not on the line the inventory gave")
     if is_template(parse_value(m.group(2).strip())):
-        raise EditRefused(f"{key} is a Jinja2 template: change what it refers to")
+        raise EditRefused("the value is a Jinja2 template: change what it refers to")
     return m.group(1) + vars_line_value(value) + m.group(3)
 
 
@@ -121,7 +121,7 @@ def _edit_host_line(line: str, pattern: str, key: str, value: Any) -> str:
     for (a, b), words in zip(spans[1:], parsed[1:], strict=True):
         if len(words) == 1 and words[0].startswith(f"{key}="):
             if is_template(parse_value(words[0].split("=", 1)[1])):
-                raise EditRefused(f"{key} is a Jinja2 template: change what it refers to")
+                raise EditRefused("the value is a Jinja2 template: change what it refers to")
             old = line[a:b][len(key) + 1:]
             token = host_token(key, value, old[:1] if old[:1] in "'\"" else "")
             new = line[:a] + token + line[b:]

@@ -43,7 +43,6 @@ __all__ = ["EditPlan", "plan_edits"]
 
 # A host or group name that is safe as a file name in host_vars/ or group_vars/.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@+\-]*")
-_VARS_EXTS = (".yml", ".yaml", "", ".json")
 
 
 @dataclass
@@ -94,12 +93,22 @@ class EditPlan:
             if current != old:
                 raise InputError("changed since the edit was planned; plan again",
                                  self.display(path))
+        for path in self.files:
+            blocking = next((p for p in (path.parent, *path.parent.parents)
+                             if p.exists() and not p.is_dir()), None)
+            if blocking is not None:
+                raise InputError("is not a directory; cannot write the file planned below it",
+                                 self.display(blocking))
         made: list[Path] = []
         try:
             for path in sorted(self.created):
                 missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
                 for directory in reversed(missing):
-                    directory.mkdir()
+                    try:
+                        directory.mkdir()
+                    except OSError as exc:
+                        raise InputError(f"cannot create the directory: {exc.strerror}",
+                                         self.display(directory)) from None
                     made.append(directory)
             outputs.write_all([([new], path) for path, (_old, new) in sorted(self.files.items())])
         except BaseException:
@@ -178,6 +187,13 @@ def _raw_refusal(raw: Mapping[str, Any], path: KeyPath) -> str | None:
     return None
 
 
+def _ini_port(origin: Origin, n: int) -> bool:
+    """Is the INI entry a port given in a host pattern (``web1:2222``), which is no
+    ``key=value`` to edit? Its key path is (section, pattern), without the variable."""
+    entry = origin.key_path[:len(origin.key_path) - (n - 1)]
+    return len(entry) == 2 and not str(entry[0]).endswith(":vars")
+
+
 def _plain(value: Any) -> Any:
     """A deep copy a writer can change (the resolver's values are shared)."""
     if isinstance(value, Mapping):
@@ -205,21 +221,31 @@ def _is_vault_file(path: Path) -> bool:
         return True  # unreadable: never pick it
 
 
-def _vars_file(base: Path, kind: str, name: str) -> Path:
-    """The file of ``kind`` (host_vars/group_vars) for ``name`` to add a variable to: an
-    existing plain file Ansible reads for it, else ``<kind>/<name>.yml``."""
+def _vars_file(base: Path, kind: str, name: str) -> Path | None:
+    """The file of ``kind`` (host_vars/group_vars) for ``name`` to add a variable to, as
+    Ansible finds it: the first of ``name``, ``name.yml``, ``name.yaml``, ``name.json``
+    that exists is the only one it reads (a directory: every file in it), so a new
+    ``name.yml`` beside an existing ``name`` would be ignored. ``None`` when that one
+    is vault-encrypted (or ``kind`` is no directory)."""
+    from mlflow_policy.inventory.varsfiles import EXTENSIONS
+
     top = base / kind
-    for ext in _VARS_EXTS:
+    if top.exists() and not top.is_dir():
+        return None
+    for ext in EXTENSIONS:
         candidate = top / f"{name}{ext}"
-        if candidate.is_file() and not _is_vault_file(candidate):
-            return candidate
-    folder = top / name
-    if folder.is_dir():
-        inside = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in _VARS_EXTS
-                        and not p.name.startswith(".") and not _is_vault_file(p))
-        preferred = [p for p in inside if p.stem in ("vars", "main")]
-        if preferred or inside:
-            return (preferred or inside)[0]
+        if candidate.is_dir():
+            inside = sorted(
+                p for p in candidate.iterdir() if p.is_file() and p.suffix in EXTENSIONS
+                and not p.name.startswith(".") and not p.name.endswith("~")
+                and p.suffix != ".json" and not _is_vault_file(p))
+            preferred = [p for p in inside if p.stem in ("vars", "main")]
+            if preferred or inside:
+                return (preferred or inside)[0]
+            fresh = candidate / "vars.yml"
+            return None if fresh.exists() else fresh
+        if candidate.exists():
+            return None if _is_vault_file(candidate) else candidate
     return top / f"{name}.yml"
 
 
@@ -245,6 +271,7 @@ class _Planner:
         path = Path(os.path.abspath(inv.path))
         self.base = path if path.is_dir() else path.parent
         self._sharing: dict[tuple[Path, KeyPath], tuple[str, ...]] = {}
+        self._members: dict[str, set[str]] = {}
 
     def sharing(self, origin: Origin) -> tuple[str, ...]:
         key = (origin.file, origin.key_path)
@@ -289,6 +316,12 @@ class _Planner:
                     narrow.setdefault(host, set()).add(str(path[0]))
                     continue
                 origin = self.origins.origin(host, path[:n])
+                if origin is not None and origin.format == "ini" and _ini_port(origin, n):
+                    narrow.setdefault(host, set()).add(str(path[0]))
+                    reason[(host, str(path[0]))] = (
+                        f"{_dotted(path)} is the port of a host pattern in "
+                        f"{self.display(origin.file)}:{origin.location.line}")
+                    continue
                 if origin is None or tuple(origin.key_path[-n:]) != path[:n]:
                     self.notes.append(f"{host}: {_dotted(path)} is given by a template; "
                                       "not written (needs a human)")
@@ -301,11 +334,12 @@ class _Planner:
                         "ansible-vault)")
                     paths[path] = _CONFLICT
                     continue
-                if origin.format == "toml":
-                    self.notes.append(
-                        f"{host}: {_dotted(path)} is in the TOML inventory "
-                        f"{self.display(origin.file)}, which is not edited; not written")
-                    paths[path] = _CONFLICT
+                if origin.format == "toml":  # not edited (no round-trip TOML writer here):
+                    # the host's own host_vars file, which beats any inventory-file var
+                    narrow.setdefault(host, set()).add(str(path[0]))
+                    reason[(host, str(path[0]))] = (
+                        f"{_dotted(path)} is set in the TOML inventory "
+                        f"{self.display(origin.file)}, which mlflow-policy does not edit")
                     continue
                 in_place.setdefault((origin.file, origin.key_path, path), []).append(
                     (host, origin, n))
@@ -322,8 +356,9 @@ class _Planner:
                 narrow.setdefault(host, set()).add(str(path[0]))
                 others = len(sharing)
                 reason[(host, str(path[0]))] = (
-                    f"{_dotted(path)} is set in {self.display(file)} for {others} hosts, not "
-                    "all of which get this change")
+                    f"{_dotted(path)} is set in {self.display(file)}:"
+                    f"{asking[0][1].location.line} for {others} hosts, not all of which get "
+                    "this change")
         self._narrow(wanted, narrow, reason)
 
     # ------------------------------------------------------------------ in place
@@ -332,12 +367,7 @@ class _Planner:
                   value: Any) -> None:
         rest = path[n:]
         if origin.format == "ini":
-            var_at = len(origin.key_path) - (n - 1)
-            entry = tuple(origin.key_path[:var_at])
-            if len(entry) < 2:
-                self.notes.append(f"{_dotted(path)}: a port in a host pattern is edited by "
-                                  "hand")
-                return
+            entry = tuple(origin.key_path[:len(origin.key_path) - (n - 1)])
             slot = (entry, origin.location.line)
             whole = self.ops.ini.setdefault(origin.file, {})
             if slot not in whole:  # the entry's value: the host's, since it wins there
@@ -395,7 +425,9 @@ class _Planner:
         for group in self.inv.groups:
             if group in ("all", "ungrouped") or not _SAFE_NAME.fullmatch(group):
                 continue
-            members = _group_hosts(self.inv, group)
+            members = self._members.get(group)
+            if members is None:
+                members = self._members[group] = _group_hosts(self.inv, group)
             if len(members) < 2 or not members <= hosts:
                 continue
             candidates.append((-len(members), _group_key(self.inv, group), group, members))
@@ -410,11 +442,15 @@ class _Planner:
             if any(r is not None and r >= mine for r in ranks):
                 continue
             target = _vars_file(self.base, "group_vars", group)
+            if target is None:
+                continue  # its only file is vault-encrypted: the hosts' own files instead
             self.ops.yaml.setdefault(target, []).append(((top,), first))
+            names = sorted(members)
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5
+                                            else "")
             self.notes.append(
                 f"{group}: {top} written to {self.display(target)} for the group's "
-                f"{len(members)} hosts ({', '.join(sorted(members))}), where it wins for "
-                "each of them")
+                f"{len(members)} hosts ({shown}), where it wins for each of them")
             placed |= members
         return placed
 
@@ -424,6 +460,10 @@ class _Planner:
                               "written (needs a human)")
             return
         target = _vars_file(self.base, "host_vars", host)
+        if target is None:
+            self.notes.append(f"{host}: its host_vars file is vault-encrypted (or host_vars "
+                              f"is no directory); {top} not written (needs a human)")
+            return
         self.ops.yaml.setdefault(target, []).append(((top,), value))
         if why:
             nested = isinstance(value, dict) and top in self.inv.hosts[host].raw_vars
@@ -469,6 +509,9 @@ def plan_edits(changes: Sequence[HostvarChange], resolved: Sequence[ResolvedInve
 
     by_path = {Path(os.path.abspath(inv.path)): inv for inv in resolved}
     bases = [p if p.is_dir() else p.parent for p in by_path]
+    for one in resolved:  # a --playbook-dir's group_vars/host_vars may be edited too
+        resolver = getattr(one.origins, "_resolver", None)
+        bases.extend(d.path.parent for d in getattr(resolver, "group_dirs", ()))
     plan = EditPlan(root=Path(os.path.abspath(root)) if root else _common_root(bases))
     ops = _Ops()
     grouped: dict[Path, list[HostvarChange]] = {}

@@ -15,8 +15,8 @@ stays plain only when YAML 1.1 (what Ansible reads) would read it back as the sa
 from __future__ import annotations
 
 import copy
+import difflib
 import io
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -94,6 +94,14 @@ def to_ruamel(value: Any, old: Any = None) -> Any:
     raise EditRefused(f"a value of type {type(value).__name__} cannot be written as YAML")
 
 
+def _tagged(node: Any) -> str | None:
+    """The tag (``!unsafe``) of a collection the value would be written into: a value
+    added there would take it on, so the edit is left to a human."""
+    tag = getattr(node, "tag", None)
+    value = getattr(tag, "value", None)
+    return str(value) if value else None
+
+
 def _anchored(node: Any) -> bool:
     anchor = getattr(node, "anchor", None)
     return anchor is not None and getattr(anchor, "value", None) is not None
@@ -109,31 +117,36 @@ def _old_refusal(old: Any, where: str) -> str | None:
     return None
 
 
+def shown_at(path: KeyPath, i: int) -> str:
+    return ".".join(str(k) for k in path[:i + 1])
+
+
 def _apply(data: Any, path: KeyPath, value: Any) -> None:
     from ruamel.yaml.comments import CommentedMap
 
-    shown = ".".join(str(k) for k in path)
     node = data
     for i, key in enumerate(path[:-1]):
         if _anchored(node):
-            raise EditRefused(f"{shown}: the mapping is an anchor other places alias")
+            raise EditRefused("the mapping is an anchor other places alias")
         child = node.get(key)
         if child is None and key not in node:
             child = node[key] = CommentedMap()
-        refusal = _old_refusal(child, ".".join(str(k) for k in path[:i + 1]))
+        refusal = _old_refusal(child, shown_at(path, i))
         if refusal:
             raise EditRefused(refusal)
         if not isinstance(child, CommentedMap):
-            raise EditRefused(f"{shown}: {path[i]!s} is not a mapping in the file")
+            raise EditRefused(f"{shown_at(path, i)} is not a mapping in the file")
         node = child
     if _anchored(node):
-        raise EditRefused(f"{shown}: the mapping is an anchor other places alias")
+        raise EditRefused("the mapping is an anchor other places alias")
+    if len(path) > 1 and _tagged(node):
+        raise EditRefused(f"the mapping is tagged {_tagged(node)}: edit it by hand")
     old = node.get(path[-1])
-    refusal = _old_refusal(old, shown)
+    refusal = _old_refusal(old, "the value")
     if refusal:
         raise EditRefused(refusal)
     if _anchored(old):
-        raise EditRefused(f"{shown}: the value is an anchor other places alias")
+        raise EditRefused("the value is an anchor other places alias")
     new_key = path[-1] not in node
     node[path[-1]] = to_ruamel(value, old)
     if new_key and len(node) > 1:
@@ -236,7 +249,9 @@ def edit_yaml(text: str | None, ops: Sequence[tuple[KeyPath, Any]], display: str
     old_data = _load(text, display) if text else None
     refused: list[tuple[KeyPath, str]] = []
     if text and text.lstrip()[:1] in ("{", "["):
-        new = _edit_json(text, ops, refused)
+        from mlflow_policy.remediate.json_edit import edit_json
+
+        new = edit_json(text, ops, refused)
     else:
         new = _edit_ruamel(text, ops, refused)
     done = [op for op in ops if op[0] not in {path for path, _why in refused}]
@@ -248,83 +263,96 @@ def edit_yaml(text: str | None, ops: Sequence[tuple[KeyPath, Any]], display: str
 
 def _edit_ruamel(text: str | None, ops: Sequence[tuple[KeyPath, Any]],
                  refused: list[tuple[KeyPath, str]]) -> str:
+    """The round trip, with the file's own text kept wherever the edit does not reach.
+
+    ruamel re-emits the whole file, and a few spellings come back different (``-.Inf``
+    as ``-.inf``, an indentation no layout setting reproduces). So the edit is the
+    difference between ruamel's dump of the file as read and its dump after the change,
+    applied to the original text: lines ruamel would respell stay as written unless the
+    change itself replaces them (then the edit is refused)."""
     from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.error import YAMLError
 
     if not text or not text.strip():
         y = _ruamel(_LAYOUTS[0], True)
         data = CommentedMap()
-    else:
-        if "\r" in text:
-            raise EditRefused("the file has CR line endings")
-        start = text.lstrip().startswith("---")
-        for layout in _LAYOUTS:
-            y = _ruamel(layout, start)
+        for path, value in ops:
             try:
-                data = y.load(text)
-                unchanged = _dump(y, data) == text
-            except (YAMLError, ValueError, TypeError):
-                raise EditRefused("ruamel.yaml cannot read the file") from None
-            if unchanged:
-                break
-        else:
-            raise EditRefused("ruamel.yaml cannot rewrite the file without reformatting it")
-        if not isinstance(data, CommentedMap):
-            raise EditRefused("the document is not a mapping")
+                _apply(data, path, value)
+            except EditRefused as exc:
+                refused.append((path, str(exc)))
+        return _dump(y, data)
+    if "\r" in text:
+        raise EditRefused("the file has CR line endings")
+    start = text.lstrip().startswith("---")
+    best: tuple[float, Any, Any, str] | None = None
+    for layout in _LAYOUTS:
+        y = _ruamel(layout, start)
+        try:
+            data = y.load(text)
+            noop = _dump(y, data)
+        except (YAMLError, ValueError, TypeError):
+            raise EditRefused("ruamel.yaml cannot read the file") from None
+        score = 1.0 if noop == text else difflib.SequenceMatcher(
+            None, noop.splitlines(), text.splitlines(), autojunk=False).ratio()
+        if best is None or score > best[0]:
+            best = (score, y, data, noop)
+        if noop == text:
+            break
+    assert best is not None
+    _score, y, data, noop = best
+    if not isinstance(data, CommentedMap):
+        raise EditRefused("the document is not a mapping")
     for path, value in ops:
         try:
             _apply(data, path, value)
         except EditRefused as exc:
             refused.append((path, str(exc)))
-    return _dump(y, data)
+    edited = _dump(y, data)
+    if noop == text:
+        return edited
+    merged = _merge(text, noop, edited)
+    if merged is None:
+        raise EditRefused("ruamel.yaml cannot rewrite the file without reformatting it")
+    return merged
 
 
-def _edit_json(text: str, ops: Sequence[tuple[KeyPath, Any]],
-               refused: list[tuple[KeyPath, str]]) -> str:
-    """A JSON vars file: rewritten with its own indentation when json reproduces it."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise EditRefused("the file is neither YAML nor valid JSON") from None
-    indent: int | None = None
-    for candidate in (2, 4, None, 1, 3, 8):
-        dumped = json.dumps(data, indent=candidate, ensure_ascii=False)
-        if dumped.rstrip("\n") == text.rstrip("\n"):
-            indent = candidate
-            break
-    else:
-        raise EditRefused("json cannot rewrite the file without reformatting it")
-    for path, value in ops:
-        try:
-            _apply_json(data, path, value)
-        except EditRefused as exc:
-            refused.append((path, str(exc)))
-    tail = text[len(text.rstrip("\n")):]
-    return json.dumps(data, indent=indent, ensure_ascii=False) + tail
-
-
-def _apply_json(data: dict[str, Any], path: KeyPath, value: Any) -> None:
-    node = data
-    for key in path[:-1]:
-        child = node.setdefault(key, {})
-        if not isinstance(child, dict) or "__ansible_vault" in child:
-            raise EditRefused(f"{key!s} is not a mapping in the file")
-        node = child
-    old = node.get(path[-1])
-    if isinstance(old, dict) and "__ansible_vault" in old:
-        raise EditRefused("the value is vaulted: re-encrypt it with ansible-vault")
-    if is_template(old):
-        raise EditRefused("the value is a Jinja2 template: change it by hand")
-    if _has_special(value):
-        raise EditRefused("a vaulted or !unsafe value cannot be written into JSON here")
-    node[path[-1]] = value
-
-
-def _has_special(value: Any) -> bool:
-    if isinstance(value, (VaultedValue, Unsafe)):
-        return True
-    if isinstance(value, Mapping):
-        return any(_has_special(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_has_special(v) for v in value)
-    return False
+def _merge(original: str, noop: str, edited: str) -> str | None:
+    """``original`` with the line changes ``noop`` -> ``edited``, when each lands on lines
+    that ``noop`` and ``original`` have alike; else ``None``."""
+    base = noop.splitlines(keepends=True)
+    mine = original.splitlines(keepends=True)
+    theirs = edited.splitlines(keepends=True)
+    where: dict[int, int] = {}  # line of noop -> the same line in original
+    for tag, i1, i2, j1, _j2 in difflib.SequenceMatcher(
+            None, base, mine, autojunk=False).get_opcodes():
+        if tag == "equal":
+            where.update((i1 + k, j1 + k) for k in range(i2 - i1))
+    out: list[str] = []
+    at = 0
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(
+            None, base, theirs, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        # the original lines the change replaces: the same lines when they are alike in
+        # noop and original, else those between the lines just outside it, which must
+        # be; or the point it inserts at: before the next line, else after the previous
+        start: int | None
+        end: int | None
+        if i1 < i2 and all(where.get(k) == where.get(i1, -2) + k - i1 for k in range(i1, i2)):
+            start, end = where[i1], where[i1] + i2 - i1
+        elif i1 < i2:
+            start = 0 if i1 == 0 else (where[i1 - 1] + 1 if i1 - 1 in where else None)
+            end = len(mine) if i2 == len(base) else where.get(i2)
+        else:
+            start = len(mine) if i1 == len(base) else where.get(i1)
+            if start is None and i1 > 0 and (i1 - 1) in where:
+                start = where[i1 - 1] + 1
+            end = start
+        if start is None or end is None or end < start or start < at:
+            return None
+        out.extend(mine[at:start])
+        out.extend(theirs[j1:j2])
+        at = end
+    out.extend(mine[at:])
+    return "".join(out)
