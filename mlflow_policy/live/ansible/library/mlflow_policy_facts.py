@@ -133,10 +133,10 @@ def installed_extras(dist: str) -> list[str]:
     extra_re = re.compile(r"extra\s*==\s*[\"']([^\"']+)[\"']")
     by_extra: dict[str, list[str]] = {}
     for req in requires:
-        name = name_re.match(req)
-        if name is not None:
+        head = name_re.match(req)
+        if head is not None:
             for extra in extra_re.findall(req):
-                by_extra.setdefault(extra, []).append(name.group(0))
+                by_extra.setdefault(extra, []).append(head.group(0))
     found: list[str] = []
     for extra in extras:
         names = by_extra.get(extra)
