@@ -143,6 +143,32 @@ class _WholeFileVaults:
         return value
 
 
+def _patient_initial_data(connection: Any) -> None:
+    """With pipelining the module is written to ssh's stdin before the connection is up.
+    When ssh fails (refused, banner timeout) the write breaks, and Ansible gives ssh 1 ms
+    to exit before it reports a bare "Data could not be sent" instead of ssh's own reason;
+    on a loaded controller ssh takes longer than that. Wait for it a little longer (the
+    ssh plugin's private hook; left alone where it does not exist)."""
+    original = getattr(connection, "_send_initial_data", None)
+    if original is None or getattr(original, "_mlflow_policy", False):
+        return
+
+    def send(fh: Any, in_data: Any, ssh_process: Any) -> Any:
+        try:
+            return original(fh, in_data, ssh_process)
+        except AnsibleConnectionFailure:
+            import subprocess
+
+            try:
+                ssh_process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                raise
+            return None  # ssh exited: the caller reports its status and stderr
+
+    send._mlflow_policy = True  # type: ignore[attr-defined]
+    connection._send_initial_data = send
+
+
 class ActionModule(ActionBase):  # type: ignore[misc]  # Ansible is untyped
     _supports_check_mode = True
 
@@ -174,6 +200,7 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # Ansible is untyped
         """What Ansible's ``normal`` action does (no async: the task never sets it)."""
         from ansible.utils.vars import merge_hash
 
+        _patient_initial_data(self._connection)
         try:
             out: dict[str, Any] = merge_hash(result, self._execute_module(task_vars=task_vars))
         finally:
