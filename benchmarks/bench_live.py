@@ -148,6 +148,8 @@ def main() -> int:
     ap.add_argument("--hosts", type=int, default=50)
     ap.add_argument("--forks", type=int, default=25)
     ap.add_argument("--timeout", type=int, default=30)
+    ap.add_argument("--hosts-only", action="store_true",
+                    help="only the side-by-side with ansible -m setup (no 50-host run)")
     args = ap.parse_args()
 
     base = Path(tempfile.mkdtemp(prefix="mlflow-policy-bench-live-"))
@@ -180,6 +182,8 @@ def main() -> int:
         print(f"  ratio ours/setup: {o / s:.2f} (target <= 0.50: "
               f"{'met' if o / s <= 0.5 else 'NOT met'})", flush=True)
 
+        if args.hosts_only:
+            return 0
         inv, hosts, daemons = add_hosts(fl, args.hosts)
         # the hosts' side (every sshd, postgres, mlflow server we started) is not counted
         exclude = {d.proc.pid for d in daemons} | set(_fleet_pids())

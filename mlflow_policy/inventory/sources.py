@@ -33,6 +33,12 @@ _STRICT_YAML = ("duplicate key", "aliases expand", "recursive alias", "YAML nest
 LIVE_HINT = "never run in static mode: they need a live run, which goes through Ansible"
 
 
+class AnsibleOnlySource(InputError):
+    """A source only Ansible can read (a script it runs, a plugin it loads): an error in
+    static mode; in live mode the inventory's declared side comes from Ansible instead
+    (:mod:`mlflow_policy.sources.live`)."""
+
+
 def source_files(path: Path, ctx: ResolverState | None = None) -> list[Path]:
     """The files Ansible would try as sources, in its order (sorted by bytes, recursive);
     symlinks met on the way must stay inside the run's confinement."""
@@ -51,7 +57,7 @@ def source_files(path: Path, ctx: ResolverState | None = None) -> list[Path]:
 def _refuse_plugin(data: object, display: str) -> None:
     if isinstance(data, Mapping) and data.get("plugin"):
         loc = getattr(data, "locs", {}).get("plugin")
-        raise InputError(
+        raise AnsibleOnlySource(
             f"inventory plugin configuration (plugin: {data['plugin']}) is {LIVE_HINT}",
             display, loc.line if loc else 1, loc.column if loc else 1)
 
@@ -64,7 +70,7 @@ def read_source(path: Path, inv: InventoryData, ctx: ResolverState) -> None:
     # Ansible runs an executable source, and reads it as data when that fails: a plain
     # INI or YAML file with the x bit is data; a script (#!) is never run here.
     if raw[0].startswith(b"#!") and os.access(path, os.X_OK):
-        raise InputError(f"executable inventory scripts are {LIVE_HINT}", display, 1)
+        raise AnsibleOnlySource(f"executable inventory scripts are {LIVE_HINT}", display, 1)
     text = decode_utf8(raw[0], display)
     inv.current_source = os.path.abspath(path)  # inventory_file, as Ansible unfracks it
     inv.current_source_vaulted = raw[1]

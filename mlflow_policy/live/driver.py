@@ -30,6 +30,7 @@ from mlflow_policy.live.progress import Progress
 from mlflow_policy.live.result import LiveHostResult, Status, failed, from_module_result
 
 MODULE = "mlflow_policy_facts"
+DECLARED_KEY = "mlflow_policy_declared"  # as in action_plugins/mlflow_policy_facts.py
 PLAYBOOK = Path(__file__).with_name("ansible") / "gather.yml"
 TERMINAL = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped")
 DEFAULT_FORKS = 10
@@ -56,6 +57,9 @@ class LiveOptions:
     http_timeout: float = 3.0
     db_timeout: float = 5.0
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # hostvars whose declared values Ansible returns with each result (an inventory our
+    # resolver cannot read: see action_plugins/mlflow_policy_facts.py)
+    declared_vars: tuple[str, ...] = ()
 
 
 @dataclass
@@ -198,6 +202,8 @@ def gather(inventories: Sequence[str | Path], options: LiveOptions | None = None
         "mlflow_policy_db_timeout": opts.db_timeout,
         "mlflow_policy_env_names": env_names(),
     }
+    if opts.declared_vars:
+        extravars["mlflow_policy_declared_vars"] = sorted(set(opts.declared_vars))
     # the whole run's backstop: every batch of forks at most one timeout, plus start-up
     batches = max(1, -(-max(1, len(expected)) // opts.forks))
     backstop = batches * (opts.timeout + 5) + 60 if expected else None
@@ -330,11 +336,16 @@ def _timestamp(value: Any) -> float | None:
 
 def _results(seen: _Collected, expected: list[str], status: str, rc: int | None,
              opts: LiveOptions) -> list[LiveHostResult]:
+    from dataclasses import replace
+
     from mlflow_policy.secrets import mask_text
 
     out: dict[str, LiveHostResult] = {}
     for host, (event, res, addr, received) in seen.results.items():
         out[host] = result_from_event(host, event, res, addr, received, opts=opts)
+        declared = res.get(DECLARED_KEY)
+        if isinstance(declared, Mapping):
+            out[host] = replace(out[host], declared=declared)
     missing = [h for h in expected if h not in out]
     if not out and not missing and status != "successful":
         detail = "\n".join(seen.messages[-5:])
@@ -363,7 +374,9 @@ def result_from_event(host: str, event: str, res: Mapping[str, Any], addr: str |
                       f"no MLflow interpreter: neither hostvar {var} nor "
                       "ansible_python_interpreter is set (live mode never uses interpreter "
                       "discovery)")
-    msg = str(res.get("msg") or res.get("reason") or "").strip()
+    # ansible-core 2.19 prefixes the reason with "Task failed: " (not when our action
+    # plugin caught it, nor before 2.19): one wording whichever path it took
+    msg = str(res.get("msg") or res.get("reason") or "").strip().removeprefix("Task failed: ")
     if res.get("module_stderr") and not msg.strip():
         msg = str(res.get("module_stderr"))
     status: Status = "unreachable" if event == "runner_on_unreachable" else "failed"

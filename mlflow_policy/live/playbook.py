@@ -24,6 +24,9 @@ SOURCE = Path(__file__).with_name("ansible")
 PLAYBOOK_NAME = "gather.yml"
 WRITER_NAME = "write-results.yml"
 MODULE_FILE = "library/mlflow_policy_facts.py"
+# the module's controller side (Ansible's normal action, plus ssh's own reason for a host
+# that cannot be reached under load; declared hostvars only when a live run asks)
+ACTION_FILE = "action_plugins/mlflow_policy_facts.py"
 RESULTS_DEFAULT = "mlflow-policy-facts"
 SETTINGS_MARKER = "    # (gather-playbook writes its settings here)\n"
 
@@ -43,7 +46,7 @@ Unreachable and failing hosts get a document too, with Ansible's reason. Secret 
 (passwords, tokens, URI passwords) are withheld by the module: no result file holds one.
 
 For AWX / Automation Platform: put this directory in a project; the job template runs
-`gather.yml` over your inventory; `library/` travels with it.
+`gather.yml` over your inventory; `library/` and `action_plugins/` travel with it.
 
 Extra variables: `mlflow_policy_timeout` (seconds per host, default 60),
 `mlflow_policy_python_var` / `mlflow_policy_env_file_var` / `mlflow_policy_server_url_var`
@@ -95,6 +98,7 @@ def write(directory: Path) -> list[Path]:
     for rel, text, mode in (
         (PLAYBOOK_NAME, playbook_text(env_names(), secret_names()), 0o644),
         (MODULE_FILE, (SOURCE / MODULE_FILE).read_text(encoding="utf-8"), 0o644),
+        (ACTION_FILE, (SOURCE / ACTION_FILE).read_text(encoding="utf-8"), 0o644),
         ("README.md", README, 0o644),
     ):
         target = directory / rel

@@ -47,6 +47,9 @@ class LiveHostResult:
     unavailable: Mapping[str, str] = field(default_factory=dict)
     failure: str | None = None
     withheld: tuple[str, ...] = ()
+    # the host's declared hostvars as Ansible resolved them (``vars``, ``groups``,
+    # ``unrendered``), when the run asked for them; in memory only, never in to_json
+    declared: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:

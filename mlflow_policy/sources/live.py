@@ -11,6 +11,15 @@ other host is evaluated as usual.
 ``--limit`` is Ansible's pattern language (groups, globs, ``!``...): we do not re-implement
 it, so under a limit the fleet is the declared hosts Ansible returned a result for.
 
+Declared facts come from our resolver (with each value's ``path:line``) for the inventories
+it reads. An inventory it cannot read because only Ansible can (an executable script, an
+inventory plugin configuration such as ``plugin: ansible.builtin.constructed``) is not an
+error in live mode: its hosts and their declared values are what Ansible itself resolved,
+returned by the gathering run (the action plugin beside the playbook, in the same run: no
+extra process), for the hostvars the fact mapping names. Their origin is ``ansible:
+hostvar NAME``, without a file and line; vaulted values stay opaque (see
+``live/ansible/action_plugins/mlflow_policy_facts.py``).
+
 ansible-runner is imported only when :meth:`LiveInventories.load` gathers.
 """
 
@@ -19,12 +28,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlflow_policy.core import Diagnostic, FactDocument
 from mlflow_policy.findings import UNREACHABLE
 
 if TYPE_CHECKING:
+    from mlflow_policy.config import RunConfig
     from mlflow_policy.facts.declared import Fleet
     from mlflow_policy.live.result import LiveHostResult
     from mlflow_policy.sources import FactSource, StaticInventories
@@ -33,6 +43,7 @@ _STATUS_WORDS = {"unreachable": "unreachable", "failed": "could not be gathered"
                  "timeout": "timed out"}
 
 
+VAULT_KEY = "__mlflow_policy_vault__"  # as in action_plugins/mlflow_policy_facts.py
 WITHHELD = "a secret: the results document never carries its value"
 
 
@@ -108,6 +119,82 @@ def combine(declared: Fleet, results: Iterable[tuple[str, LiveHostResult]], *,
     return replace(fleet, diagnostics=diagnostics)
 
 
+def declared_hostvars(mapping: Mapping[str, str]) -> tuple[str, ...]:
+    """The hostvars (top-level names) a fact mapping reads: what Ansible returns."""
+    return tuple(sorted({var.partition(".")[0] for var in mapping.values()}))
+
+
+def merged(base: Fleet, others: Iterable[Fleet]) -> Fleet:
+    """One fleet of several (each inventory in one of them), sorted as one load sorts."""
+    from dataclasses import replace
+
+    fleets = [base, *others]
+    return replace(
+        base,
+        inventories=tuple(sorted(n for f in fleets for n in f.inventories)),
+        hosts=tuple(sorted((h for f in fleets for h in f.hosts), key=lambda h: h.key)),
+        diagnostics=tuple(sorted((d for f in fleets for d in f.diagnostics),
+                                 key=lambda d: d.sort_key)))
+
+
+def _opaque(value: Any, path: str, vaulted: set[str]) -> Any:
+    """Vault markers of the action plugin as :class:`VaultedValue` (their hostvar paths
+    collected in ``vaulted``)."""
+    from mlflow_policy.core import VaultedValue
+
+    if isinstance(value, Mapping):
+        if VAULT_KEY in value:
+            vaulted.add(path)
+            redacted = value.get("redacted")
+            return VaultedValue(str(value[VAULT_KEY]),
+                                redacted=redacted if isinstance(redacted, str) else None)
+        return {k: _opaque(v, f"{path}.{k}", vaulted) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_opaque(v, path, vaulted) for v in value]
+    return value
+
+
+def ansible_declared(inventory: str, results: Iterable[LiveHostResult],
+                     config: RunConfig) -> Fleet:
+    """The declared side of an inventory only Ansible reads: each host's hostvars as the
+    gathering run returned them, mapped onto facts as our resolver's would be. A host
+    whose result carries none (Ansible never ran the task for it) declares nothing."""
+    from dataclasses import replace
+
+    from mlflow_policy.facts.declared import Fleet as _Fleet
+    from mlflow_policy.facts.declared import host_facts
+    from mlflow_policy.facts.envcheck import env_diagnostics
+    from mlflow_policy.facts.views import FactPaths
+    from mlflow_policy.inventory import ResolvedHost
+
+    paths = FactPaths(config.mapping_for(inventory))
+    hosts = []
+    for result in results:
+        raw = result.declared or {}
+        given = raw.get("vars")
+        vaulted: set[str] = set()
+        hostvars = {str(k): _opaque(v, str(k), vaulted)
+                    for k, v in (given.items() if isinstance(given, Mapping) else ())}
+        groups = tuple(str(g) for g in raw.get("groups") or ())
+        host = ResolvedHost(result.inventory_hostname, groups, hostvars, hostvars, {},
+                            frozenset(vaulted))
+        facts = host_facts(inventory, host, paths, config.roles)
+        unrendered = raw.get("unrendered")
+        unavailable = dict(facts.unavailable)
+        for name, error in (unrendered.items() if isinstance(unrendered, Mapping) else ()):
+            for fact, var in paths.pairs:
+                if var.partition(".")[0] == name:
+                    unavailable[fact] = f"Ansible could not render hostvar {name} ({error})"
+        sources = {fact: f"ansible: hostvar {var}" for fact, var in paths.pairs
+                   if var.partition(".")[0] in hostvars}
+        doc = FactDocument(values=facts.facts, sources=sources, vaulted=facts.vaulted_paths,
+                           unavailable=unavailable)
+        hosts.append(replace(facts, unavailable=unavailable, declared_doc=doc))
+    hosts.sort(key=lambda h: h.key)
+    return _Fleet(inventories=(inventory,), hosts=tuple(hosts),
+                  diagnostics=tuple(sorted(env_diagnostics(hosts), key=lambda d: d.sort_key)))
+
+
 @dataclass(frozen=True)
 class LiveInventories:
     """Gather each inventory through Ansible (see the module docstring)."""
@@ -122,24 +209,72 @@ class LiveInventories:
         from mlflow_policy.inventory.build import inventory_name
         from mlflow_policy.live.driver import LiveOptions, gather
         from mlflow_policy.live.progress import Progress
-        declared = self.declared.load()
+        declared, by_ansible = self._declared()
         root, config = self.declared.root, self.declared.config
         pairs: list[tuple[str, LiveHostResult]] = []
+        from_ansible: list[Fleet] = []
         for path in self.declared.paths:
             full = path if path.is_absolute() else root / path
             name = inventory_name(full)
             mapping = config.mapping_for(name)
-            expected = None if self.limit else [h.host for h in declared.hosts
-                                                if h.inventory == name]
+            asked = path in by_ansible
+            expected = None if self.limit or asked else [h.host for h in declared.hosts
+                                                         if h.inventory == name]
             bar = Progress(len(expected) if expected else None, enabled=self.progress)
             options = LiveOptions(
                 forks=self.forks, timeout=self.timeout, limit=self.limit,
                 python_var=mapping.get("mlflow.python", "mlflow_python"),
                 env_file_var=mapping.get("mlflow.env_file", "mlflow_env_file"),
-                server_url_var=mapping.get("server.url", "mlflow_server_url"))
-            pairs.extend((name, r) for r in gather([full], options, expected_hosts=expected,
-                                                   progress=bar))
+                server_url_var=mapping.get("server.url", "mlflow_server_url"),
+                declared_vars=declared_hostvars(mapping) if asked else ())
+            results = gather([full], options, expected_hosts=expected, progress=bar)
+            if asked:
+                from_ansible.append(ansible_declared(name, results, config))
+            pairs.extend((name, r) for r in results)
+        if from_ansible:
+            declared = merged(declared, from_ansible)
         return combine(declared, pairs, only_returned=self.limit is not None)
+
+    def _declared(self) -> tuple[Fleet, set[Path]]:
+        """Our resolver's fleet of the inventories it can read, and the paths of those
+        only Ansible can (their hosts are declared by the gathering run itself)."""
+        from mlflow_policy.errors import InputError, InputErrors
+        from mlflow_policy.facts.declared import Fleet as _Fleet
+        from mlflow_policy.inventory.build import inventory_name
+        from mlflow_policy.inventory.sources import AnsibleOnlySource
+        from mlflow_policy.sources import StaticInventories
+
+        try:
+            return self.declared.load(), set()
+        except InputErrors as exc:
+            if not any(isinstance(e, AnsibleOnlySource) for e in exc.errors):
+                raise
+        # resolve each on its own, to tell which inventories hold such a source
+        root = self.declared.root
+        fleets: list[Fleet] = []
+        by_ansible: set[Path] = set()
+        errors: list[InputError] = []
+        seen: dict[str, Path] = {}
+        for path in self.declared.paths:
+            name = inventory_name(path if path.is_absolute() else root / path)
+            if name in seen:
+                errors.append(InputError(
+                    f"two inventories are both named '{name}' ({seen[name]} and {path});"
+                    " inventory names must be unique in one run"))
+            seen[name] = path
+            one = StaticInventories([path], self.declared.config, root,
+                                    self.declared.vault_secrets)
+            try:
+                fleets.append(one.load())
+            except InputErrors as exc:
+                if all(isinstance(e, AnsibleOnlySource) for e in exc.errors):
+                    by_ansible.add(path)
+                else:
+                    errors.extend(exc.errors)
+        if errors:
+            raise InputErrors(errors)
+        empty = _Fleet(inventories=(), hosts=(), diagnostics=())
+        return merged(empty, fleets), by_ansible
 
 
 @dataclass(frozen=True)

@@ -274,6 +274,9 @@ def test_gather_playbook_writes_the_shipped_files(tmp_path: Path,
     assert play["gather_facts"] is False
     assert (tmp_path / "gp" / "library" / "mlflow_policy_facts.py").read_text() == \
         MODULE_PATH.read_text()
+    action = MODULE_PATH.parents[1] / "action_plugins" / "mlflow_policy_facts.py"
+    assert (tmp_path / "gp" / "action_plugins" / "mlflow_policy_facts.py").read_text() == \
+        action.read_text()
     assert "ansible-playbook -i INVENTORY" in capsys.readouterr().out
 
 

@@ -24,8 +24,6 @@ import platform
 import re
 import sys
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 DOCUMENTATION = r"""
@@ -130,11 +128,18 @@ def installed_extras(dist: str) -> list[str]:
 
     requires = metadata.requires(dist) or []
     extras = metadata.metadata(dist).get_all("Provides-Extra") or []
+    # each requirement parsed once (two patterns), not one search per extra and requirement
+    name_re = re.compile(r"[A-Za-z0-9_.\-]+")
+    extra_re = re.compile(r"extra\s*==\s*[\"']([^\"']+)[\"']")
+    by_extra: dict[str, list[str]] = {}
+    for req in requires:
+        head = name_re.match(req)
+        if head is not None:
+            for extra in extra_re.findall(req):
+                by_extra.setdefault(extra, []).append(head.group(0))
     found: list[str] = []
     for extra in extras:
-        names = [re.match(r"[A-Za-z0-9_.\-]+", r).group(0)  # type: ignore[union-attr]
-                 for r in requires
-                 if re.search(r"extra\s*==\s*[\"']" + re.escape(extra) + r"[\"']", r)]
+        names = by_extra.get(extra)
         if not names:
             continue
         try:
@@ -397,6 +402,10 @@ def gather_http(out: Gathered, params: dict[str, Any], options: dict[str, Any] |
         for path in ("http.version", "http.healthy"):
             out.missing(path, "no server.url declared and no mlflow server running")
         return
+    # here, not at the top: a client without a server never pays for urllib's imports
+    import urllib.error
+    import urllib.request
+
     timeout = float(params.get("http_timeout") or 3)
     for path, endpoint in (("http.version", "/version"), ("http.healthy", "/health")):
         url = base + endpoint
