@@ -70,7 +70,9 @@ class Block:
 
     @property
     def where(self) -> str:
-        return f"{self.path.relative_to(REPO_ROOT)}:{self.line}"
+        shown = self.path.relative_to(REPO_ROOT) if self.path.is_relative_to(REPO_ROOT) \
+            else self.path
+        return f"{shown}:{self.line}"
 
 
 def doc_files() -> list[Path]:
@@ -260,24 +262,46 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-_COMMAND = re.compile(r"(?<![\w./-])mlflow-policy\s+(?P<rest>[a-z][^\n]*)")
+# A command at the start of a line (after a shell prompt, a YAML list dash or `run:` /
+# `entry:` / `script:`, or Groovy's sh '...'); prose that mentions the tool is not one.
+_COMMAND = re.compile(
+    r"^\s*(\$\s+)?(-\s+)?((run|entry|script):\s*)?(sh\s+['\"])?"
+    r"(mlflow-policy|python -m mlflow_policy)\s+(?P<rest>.*)$")
 _SHELL_OPS = {"|", "||", "&&", ";", ">", ">>", "2>", "2>&1", "&", ")"}
 
 
+def _uncommented(line: str) -> str:
+    if line.lstrip().startswith(("#", "//")):
+        return ""
+    return re.split(r"\s#\s", line, maxsplit=1)[0]
+
+
 def commands_in(text: str) -> list[str]:
-    """The ``mlflow-policy ...`` command lines in a block, cut at shell operators."""
+    """The ``mlflow-policy ...`` command lines in a block (with the option lines a folded
+    YAML scalar continues them with), cut at shell operators; ``${...}`` words dropped."""
+    lines = [_uncommented(ln) for ln in text.splitlines()]
     found = []
-    for m in _COMMAND.finditer(text):
-        rest = m["rest"].strip().rstrip("\\").strip()
+    for i, line in enumerate(lines):
+        m = _COMMAND.match(line)
+        if m is None:
+            continue
+        rest = m["rest"]
+        for nxt in lines[i + 1:]:
+            if not nxt.strip().startswith(("--", "${")):
+                break
+            rest += " " + nxt.strip()
+        rest = re.sub(r"\$\{\{.*?\}\}|\$\{[^}]*\}", " ", rest.replace("\\", " "))
+        rest = rest.strip().rstrip("'\"")
         try:
-            words = shlex.split(rest, comments=True)
+            words = shlex.split(rest)
         except ValueError:
             words = rest.split()
         cut = []
         for w in words:
             if w in _SHELL_OPS or w.startswith((">", "2>", "|")):
                 break
-            cut.append(w.rstrip(";"))
+            if "${" not in w and "$(" not in w:
+                cut.append(w.rstrip(";"))
         found.append(" ".join(shlex.quote(w) for w in cut))
     return found
 
@@ -332,7 +356,7 @@ def wrap_fragment(doc: Any) -> dict[str, Any] | None:
 def _first_comment(body: Sequence[str]) -> str | None:
     first = body[0].strip() if body else ""
     if first.startswith("# "):
-        word = first[2:].split()[0] if first[2:].split() else ""
+        word = first[2:].split()[0].rstrip(",:;") if first[2:].split() else ""
         if re.fullmatch(r"[\w./-]+\.(ya?ml|cfg|toml)", word) or word.endswith(
                 ("/hosts.yml", "group_vars/", "host_vars/")):
             return word
@@ -343,12 +367,14 @@ def check_yaml(block: Block, root: Path) -> list[str]:
     import yaml
 
     from mlflow_policy import yamlio
-    from mlflow_policy.errors import InputErrors
+    from mlflow_policy.errors import InputError, InputErrors
 
     text = "\n".join(block.body) + "\n"
     name = _first_comment(block.body)
     try:
         docs = yamlio.loads_all(text, block.where)
+    except InputError as exc:
+        return [f"{block.where}: not YAML: {exc.render()}"]
     except InputErrors as exc:
         return [f"{block.where}: not YAML: {exc.errors[0].render()}"]
     docs = [d for d in docs if d is not None]
