@@ -45,8 +45,15 @@ def test_the_docs_have_examples_of_every_kind() -> None:
         "the README's demo output is run")
 
 
+def _unless_pending(block: object) -> None:
+    missing = docs.missing_feature(block)
+    if missing is not None:
+        pytest.skip(f"documents {missing}, which this tree does not have yet")
+
+
 @pytest.mark.parametrize("block", CONSOLE, ids=_ids(CONSOLE))
 def test_console_session_prints_what_the_page_shows(block: object) -> None:
+    _unless_pending(block)
     problems = docs.check_console(block)
     assert not problems, "\n\n".join(problems) + (
         "\n(python tools/gen_docs.py --write rewrites the shown output)")
@@ -54,12 +61,14 @@ def test_console_session_prints_what_the_page_shows(block: object) -> None:
 
 @pytest.mark.parametrize("block", YAML, ids=_ids(YAML))
 def test_yaml_snippet_is_valid(block: object, scratch: Path) -> None:
+    _unless_pending(block)
     problems = docs.check_yaml(block, scratch)
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("block", OTHER, ids=_ids(OTHER))
 def test_shown_commands_parse(block: object, parser: argparse.ArgumentParser) -> None:
+    _unless_pending(block)
     problems = [p for c in docs.commands_in("\n".join(block.body))  # type: ignore[attr-defined]
                 if (p := docs.check_command(c, parser)) is not None]
     assert not problems, "\n".join(problems)
@@ -127,6 +136,15 @@ def test_a_yaml_snippet_that_is_not_valid_fails(body: str, wrong: str, scratch: 
     problems = docs.check_yaml(_block("yaml", body), scratch)
     assert problems
     assert wrong in problems[0]
+
+
+def test_only_the_named_pending_features_are_skipped() -> None:
+    from mlflow_policy import cli
+
+    assert docs.missing_feature(_block("sh", "mlflow-policy chek --live")) is None
+    assert docs.missing_feature(_block("sh", "mlflow-policy check --format htm")) is None
+    pending = docs.missing_feature(_block("sh", "mlflow-policy remediate --write"))
+    assert pending == (None if "remediate" in cli.COMMANDS else "the `remediate` command")
 
 
 def test_a_shown_command_with_an_unknown_option_fails(parser: argparse.ArgumentParser) -> None:
