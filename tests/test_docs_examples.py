@@ -166,3 +166,14 @@ def test_update_rewrites_a_stale_output(tmp_path: Path,
     text = page.read_text(encoding="utf-8")
     assert "stale" not in text
     assert "$ mlflow-policy validate docs/examples/small/policy.yaml\n1 file valid\n" in text
+
+
+def test_update_keeps_a_shortened_block_shortened() -> None:
+    shown = ["prod", "  a", "  x1", "  ...", "  c", "  y1", "  ...", "", "sum: 1 error"]
+    actual = ["prod", "  a", "  x1", "  x2", "  b", "  z", "  c", "  y1", "  y2", "",
+              "sum: 2 errors"]
+    new = docs.refreshed(shown, actual)
+    assert new == ["prod", "  a", "  x1", "  ...", "  c", "  y1", "  ...", "", "sum: 2 errors"]
+    assert docs.matches(new, actual)
+    # a run whose first line is gone: the whole output, to be shortened again by hand
+    assert docs.refreshed(["a", "...", "gone", "..."], ["a", "b"]) == ["a", "b"]

@@ -466,6 +466,47 @@ def check_block(block: Block, parser: argparse.ArgumentParser) -> list[str]:
     return problems
 
 
+def _is_gap(line: str) -> bool:
+    return line.strip() == "..."
+
+
+def refreshed(shown: Sequence[str], actual: Sequence[str]) -> list[str]:
+    """New shown output for ``actual`` that keeps the shortening of ``shown``: each run of
+    lines between ``...`` gaps keeps its length and is taken from where its first line is
+    now (the first run from the top, the last from the bottom). Without gaps, or when a
+    run's first line is gone, the whole output."""
+    if not any(_is_gap(s) for s in shown):
+        return list(actual)
+    runs: list[list[str]] = [[]]
+    gaps: list[str] = []
+    for line in shown:
+        if _is_gap(line):
+            gaps.append(line)
+            runs.append([])
+        else:
+            runs[-1].append(line)
+    out: list[str] = []
+    pos = 0
+    for i, run in enumerate(runs):
+        if i == len(runs) - 1:
+            start = max(pos, len(actual) - len(run))
+        elif i == 0:
+            start = 0
+        else:
+            if not run:
+                out.append(gaps[i])
+                continue
+            try:
+                start = list(actual).index(run[0], pos)
+            except ValueError:
+                return list(actual)
+        out += actual[start:start + len(run)]
+        pos = start + len(run)
+        if i < len(gaps):
+            out.append(gaps[i])
+    return out
+
+
 def update_all() -> list[str]:
     """Rewrite the shown output of every console block that differs; what changed."""
     notes = []
@@ -482,7 +523,7 @@ def update_all() -> list[str]:
             body: list[str] = []
             for o in outcomes:
                 body.append(f"$ {o.step.command}")
-                body += o.actual
+                body += o.actual if o.problem is None else refreshed(o.step.shown, o.actual)
             lines[block.start:block.end] = [block.indent + ln if ln else ln for ln in body]
             changed = True
             notes.append(f"{block.where}: output rewritten")

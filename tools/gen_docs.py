@@ -325,7 +325,7 @@ def rule_page(rule: LoadedRule) -> str:
         f"**{r.title}**" if r.title else "",
         "",
         f"Severity `{rule.severity}`, kind `{r.kind}` "
-        f"([rule kinds](../../../policy-language.md#rule-kinds)). ",
+        f"([rule kinds](../../../policy-language.md#rule-kinds)).",
         "",
     ]
     if r.description:
