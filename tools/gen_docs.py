@@ -46,7 +46,10 @@ USAGE_WIDTH = 88
 
 
 def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """Text for a table cell: one line, pipes escaped, and no `<word>` that Markdown would
+    take for an HTML tag."""
+    text = " ".join(str(text).split()).replace("|", "\\|")
+    return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _code(text: str) -> str:
@@ -56,7 +59,7 @@ def _code(text: str) -> str:
 # --------------------------------------------------------------------------- facts
 def facts_page() -> str:
     modes = {
-        "identity": "identity: who the host is, the same in every mode",
+        "identity": "who the host is, the same in every mode",
         "both": "declared in the inventory and observed on the host: can drift",
         "declared": "only the inventory knows it",
         "observed": "only a live run can know it: a static run counts a rule on it as skipped",
