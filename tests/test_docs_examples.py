@@ -177,3 +177,15 @@ def test_update_keeps_a_shortened_block_shortened() -> None:
     assert docs.matches(new, actual)
     # a run whose first line is gone: the whole output, to be shortened again by hand
     assert docs.refreshed(["a", "...", "gone", "..."], ["a", "b"]) == ["a", "b"]
+
+
+def test_reports_page_has_a_sampled_section_per_format() -> None:
+    from mlflow_policy.report import REPORTERS
+
+    page = (REPO / "docs" / "reports.md").read_text(encoding="utf-8")
+    sections = {s.split("`", 2)[1] for s in page.split("\n## `")[1:]}
+    assert set(REPORTERS) <= sections
+    sampled = {c.split("--format ")[1].split()[0].split("=")[0]
+               for b in CONSOLE if b.path.name == "reports.md"
+               for c in (s.command for s in docs.steps(b)) if "--format " in c}
+    assert set(REPORTERS) - {"text"} <= sampled
