@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 from dataclasses import replace
 from types import ModuleType
 
@@ -108,3 +109,27 @@ def test_every_bundled_rule_has_a_page_with_what_explain_prints(gen: ModuleType)
     builtin = (REFERENCE / "rules" / "builtin.md").read_text(encoding="utf-8")
     for rule_id in BUILTIN_RULES:
         assert f"## `{rule_id}`" in builtin
+
+
+def test_policy_language_page_covers_every_operator_kind_and_selector() -> None:
+    """The language page is written by hand: a new operator, rule kind, selector key or
+    document field the page does not mention fails here."""
+    from mlflow_policy.policy import models
+
+    page = (REPO / "docs" / "policy-language.md").read_text(encoding="utf-8")
+    for op in models.OPERATORS:
+        assert f"| `{op}" in page or f"/ `{op}" in page, f"operator {op}"
+    for kind in models.RULE_KINDS:
+        assert f"### `{kind}`" in page, f"rule kind {kind}"
+    for model, where in ((models.Selector, "selector"), (models.Rule, "rule"),
+                         (models.WaiverSpec, "waiver"), (models.PolicyTestSpec, "policy test"),
+                         (models.ExpectedFinding, "expected finding"),
+                         (models.PolicySpec, "policy spec"), (models.Remediation, "remediation"),
+                         (models.PeerSpec, "peer"), (models.UniqueSpec, "unique"),
+                         (models.ConsistentSpec, "consistent"),
+                         (models.PromotionSpec, "promotion")):
+        for name, field in model.model_fields.items():
+            key = field.alias or name
+            assert re.search(rf"\b{re.escape(key)}\b", page), f"{where} field {key}"
+    for state in ("Absent", "Unavailable", "Vaulted"):
+        assert f"**{state}**" in page
