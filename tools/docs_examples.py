@@ -10,7 +10,8 @@ Conventions (docs/contributing-docs.md says the same to authors):
   its output (stdout then stderr, as a terminal shows them). Commands run in a scratch copy
   of the repository (``policies/``, ``inventories/``, ``examples/``, ``docs/examples/``),
   from its root. ``mlflow-policy ARGS`` and ``./dev demo ARGS`` (which is ``mlflow-policy
-  check ARGS``) run in-process; ``cat FILE``, ``cd DIR`` and ``echo $?`` (the previous
+  check ARGS``) run in-process (``NAME=value`` words in front set that command's
+  environment); ``cat FILE``, ``cd DIR`` and ``echo $?`` (the previous
   command's exit code) do what a shell does. A command that is not followed by
   ``$ echo $?`` must exit 0. A line ``...`` (alone, indented or not) in the shown output
   stands for any number of lines. Output is compared after normalising only the scratch
@@ -151,6 +152,10 @@ class Session:
     def run(self, command: str) -> tuple[int | None, str]:
         """The command's exit code (None for ``echo $?``, which only shows it) and output."""
         argv = shlex.split(command)
+        env: dict[str, str] = {}
+        while argv and re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", argv[0]):  # NAME=value cmd
+            name, _, value = argv.pop(0).partition("=")
+            env[name] = value
         if argv == ["echo", "$?"]:
             return None, f"{self.last}\n"
         if argv[0] == "cd" and len(argv) == 2:
@@ -167,22 +172,26 @@ class Session:
             args = ["check", *argv[2:]]
         else:
             raise ValueError(f"not a command the docs can run: {command!r}")
-        return self._main(args)
+        return self._main(args, env)
 
-    def _main(self, args: list[str]) -> tuple[int, str]:
+    def _main(self, args: list[str], env: dict[str, str]) -> tuple[int, str]:
         from mlflow_policy.cli import main
 
         out = io.StringIO()
         before = Path.cwd()
-        env = {k: os.environ.pop(k) for k in ("GITHUB_STEP_SUMMARY", "NO_COLOR")
-               if k in os.environ}
+        # the session's environment is the page's: only what the command line sets
+        saved = {k: os.environ.pop(k) for k in ("GITHUB_STEP_SUMMARY", "NO_COLOR", *env)
+                 if k in os.environ}
         try:
+            os.environ.update(env)
             os.chdir(self.cwd)
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
                 code = main(args)
         finally:
             os.chdir(before)
-            os.environ.update(env)
+            for k in env:
+                os.environ.pop(k, None)
+            os.environ.update(saved)
         return code, out.getvalue()
 
 
