@@ -371,8 +371,13 @@ def rules_index(rules: Sequence[LoadedRule]) -> str:
         "releases it applies to, a severity, a remediation and references. It assumes `role` "
         "is `tracking_server` / `client` (the `mlflow_role` hostvar or the configuration's "
         "`roles:`) and inventories named `staging` and `prod` (for "
-        "`prod-runs-staged-versions`). `mlflow-policy explain RULE` prints a rule's page; "
-        "`mlflow-policy rules` lists every loaded rule.",
+        "`prod-runs-staged-versions`). A rule on a variable applies only to the MLflow "
+        "releases that read it (bounds taken from the built-in catalogue by "
+        "`tools/pack_versions.py`); known-vulnerable releases come from the catalogue's OSV "
+        "advisory table (`tools/generate_advisories.py`, operator `not_vulnerable`). "
+        "`mlflow-policy explain RULE` prints a rule's page; `mlflow-policy rules` lists every "
+        "loaded rule. To learn the language, the starter pack "
+        "(`examples/starter/policies/starter.yaml`) has one rule per rule kind.",
         "",
         "The engine's own findings are on [built-in findings](builtin.md).",
         "",
