@@ -59,6 +59,7 @@ EXCLUDED = ("docs/spec/",)
 # skipped (not failed) while the tree lacks it, and runs as soon as it is there.
 PENDING_COMMANDS = ("remediate",)
 PENDING_FORMATS = ("html",)
+PENDING_KINDS = ("aggregate",)
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 _DURATION = re.compile(r"\b\d+(\.\d+)? ?(s|ms|seconds)\b")
@@ -266,8 +267,10 @@ def check_console(block: Block) -> list[str]:
 
 
 def missing_feature(block: Block) -> str | None:
-    """The pending command or report format ``block`` uses that this tree lacks, if any."""
+    """The pending command, report format or rule kind ``block`` uses that this tree
+    lacks, if any."""
     from mlflow_policy import cli
+    from mlflow_policy.policy.models import RULE_KINDS
     from mlflow_policy.report import REPORTERS
 
     text = "\n".join(block.body)
@@ -277,6 +280,10 @@ def missing_feature(block: Block) -> str | None:
     for name in PENDING_FORMATS:
         if name not in REPORTERS and re.search(rf"--format[ =]{name}\b", text):
             return f"`--format {name}`"
+    if block.lang in ("yaml", "yml"):
+        for name in PENDING_KINDS:
+            if name not in RULE_KINDS and re.search(rf"^\s*{name}:", text, re.MULTILINE):
+                return f"the rule kind `{name}`"
     return None
 
 
@@ -348,11 +355,6 @@ def check_command(command: str, parser: argparse.ArgumentParser) -> str | None:
 
 
 # --------------------------------------------------------------------------- yaml blocks
-_RULE_FIELDS = {"id", "title", "description", "severity", "references", "match", "exclude",
-                "remediation", "assert", "consistent", "unique", "peer", "promotion"}
-_KINDS = {"assert", "consistent", "unique", "peer", "promotion"}
-_SELECTOR = {"hosts", "groups", "roles", "inventories", "where"}
-_SPEC = {"severity", "match", "data", "rules"}
 _ANY_HOST = {"host": {"required": True}}
 
 
@@ -361,21 +363,31 @@ def _policy(spec: dict[str, Any]) -> dict[str, Any]:
             "metadata": {"name": "docs-snippet"}, "spec": spec}
 
 
+def _keys(model: Any) -> set[str]:
+    return {f.alias or name for name, f in model.model_fields.items()}
+
+
 def wrap_fragment(doc: Any) -> dict[str, Any] | None:
-    """A policy fragment as a whole Policy, or None when it is not one."""
+    """A policy fragment as a whole Policy, or None when it is not one. What a rule, a
+    selector or a policy spec may hold comes from the models, so a new rule kind is a
+    fragment as soon as the language has it."""
+    from mlflow_policy.policy import models
+
     if not isinstance(doc, dict) or not doc:
         return None
     keys = set(doc)
+    rule_fields, kinds = _keys(models.Rule), set(models.RULE_KINDS)
+    selector, spec = _keys(models.Selector), _keys(models.PolicySpec)
     if keys == {"spec"}:
         return _policy(doc["spec"])
-    if keys <= _SPEC and "rules" in keys:
+    if keys <= spec and "rules" in keys:
         return _policy(doc)
-    if keys <= _SPEC and "data" in keys:
+    if keys <= spec and "data" in keys:
         return _policy({**doc, "rules": [{"id": "x", "assert": _ANY_HOST}]})
-    if keys <= _RULE_FIELDS:  # a rule, or parts of one (a kind added when it has none)
-        kind = {} if keys & _KINDS else {"assert": _ANY_HOST}
+    if keys <= rule_fields:  # a rule, or parts of one (a kind added when it has none)
+        kind = {} if keys & kinds else {"assert": _ANY_HOST}
         return _policy({"rules": [{"id": "docs-snippet", **doc, **kind}]})
-    if keys <= _SELECTOR:
+    if keys <= selector:
         return _policy({"rules": [{"id": "docs-snippet", "match": doc, "assert": _ANY_HOST}]})
     if all((isinstance(k, str) and "." in k) or k in ("host", "role", "groups", "inventory")
            for k in keys):
