@@ -60,5 +60,5 @@ def test_check_help_explains_the_summary_words(capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     for word in ("unmatched", "skipped", "waived", "(run)"):
         assert re.search(rf"^  {re.escape(word)} +\S", out, re.MULTILINE), word
-    # the README shows the same text, verbatim
-    assert SUMMARY_HELP in (REPO / "README.md").read_text()
+    # the report formats page shows the same text, verbatim
+    assert SUMMARY_HELP in (REPO / "docs" / "reports.md").read_text()

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Generate the README's baseline-pack table from the pack itself.
+"""Generate the baseline-pack table of the rule reference from the pack itself.
 
     python tools/pack_table.py [--check]
 
 The table between ``<!-- pack-table:begin -->`` and ``<!-- pack-table:end -->`` in
-README.md comes from the rules' own metadata (id, kind, severity, title, the MLflow
-versions they apply to, remediation, references), the same data ``mlflow-policy explain``
-shows; ``--check`` (run by tests/test_pack_table.py) fails when README and pack drift.
+docs/reference/rules/index.md comes from the rules' own metadata (id, kind, severity,
+title, the MLflow versions they apply to, remediation, references), the same data
+``mlflow-policy explain`` shows; ``--check`` (run by tests/test_pack_table.py) fails when
+page and pack drift. ``python tools/gen_docs.py --write`` writes the whole page, this
+table included.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from mlflow_policy.commands.explain import applies_to_versions, is_live_only  # 
 from mlflow_policy.policy.loader import LoadedRule, load_paths  # noqa: E402
 
 PACK = REPO_ROOT / "policies" / "mlflow-baseline.yaml"
-README = REPO_ROOT / "README.md"
+README = REPO_ROOT / "docs" / "reference" / "rules" / "index.md"
 BEGIN, END = "<!-- pack-table:begin -->", "<!-- pack-table:end -->"
 
 
@@ -62,20 +64,20 @@ def render(readme: str, rules: Sequence[LoadedRule]) -> str:
     head, sep, rest = readme.partition(BEGIN)
     _old, sep2, tail = rest.partition(END)
     if not sep or not sep2:
-        raise ValueError(f"README.md has no {BEGIN} ... {END} section")
+        raise ValueError(f"{README.name} has no {BEGIN} ... {END} section")
     return f"{head}{BEGIN}\n{table(rules)}\n{END}{tail}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    ap.add_argument("--check", action="store_true", help="fail when README.md is stale")
+    ap.add_argument("--check", action="store_true", help="fail when the table is stale")
     args = ap.parse_args(argv)
     rules = load_paths([PACK], REPO_ROOT).rules
     text = README.read_text(encoding="utf-8")
     new = render(text, rules)
     if args.check:
         if new != text:
-            print("README.md's pack table is stale: run python tools/pack_table.py")
+            print("the rule reference's pack table is stale: run python tools/gen_docs.py --write")
             return 1
         return 0
     README.write_text(new, encoding="utf-8")

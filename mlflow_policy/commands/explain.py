@@ -184,7 +184,7 @@ def _variable(name: str) -> str:
 
 def applies_to_versions(rule: LoadedRule) -> str:
     """The MLflow releases the rule applies to, from its selectors' ``mlflow.version``
-    conditions: ``>=3.5.0``, or ``all`` (the README's pack table and ``explain``)."""
+    conditions: ``>=3.5.0``, or ``all`` (the rule reference's pack table and ``explain``)."""
     specs: list[str] = []
     for sel in (rule.policy_match, rule.rule.match):
         if sel is not None and sel.where:

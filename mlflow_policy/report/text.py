@@ -19,7 +19,7 @@ NO_HOST = "(no host)"
 NO_INVENTORY = "(run)"
 
 
-# What the summary line's words mean: `check --help` prints it, the README repeats it.
+# What the summary line's words mean: `check --help` prints it, docs/reports.md repeats it.
 SUMMARY_HELP = """\
 the summary line:
   mlflow-policy: 2 errors, 1 warning, 0 info; 1 waived; 31 skipped; 16 hosts; 28 rules;
