@@ -79,7 +79,8 @@ PARALLEL_MIN_WEIGHT = 40_000.0
 def _cost(rule: LoadedRule) -> float:
     """A rough per-host cost of a rule, to split the work evenly between processes."""
     spec = rule.rule
-    conditions = spec.assert_ or (spec.peer.assert_ if spec.peer is not None else None)
+    conditions = spec.assert_ or (spec.peer.assert_ if spec.peer is not None else None) or (
+        spec.aggregate.assert_ if spec.aggregate is not None else None)
     return 1.0 + (len(conditions) if conditions else 0) + (2.0 if spec.peer is not None else 0)
 
 

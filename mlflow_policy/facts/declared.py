@@ -16,6 +16,7 @@ from mlflow_policy.config import RunConfig
 from mlflow_policy.core import Diagnostic, HostFacts
 from mlflow_policy.dotted import MISSING, dig, put
 from mlflow_policy.errors import InputError, InputErrors
+from mlflow_policy.facts.computed import add_computed
 from mlflow_policy.facts.envcheck import env_diagnostics
 from mlflow_policy.facts.table import OBSERVED_ONLY, STATIC_UNAVAILABLE_REASON
 from mlflow_policy.facts.views import FactPaths, ProvenanceView, VaultedView
@@ -65,7 +66,8 @@ def host_facts(
     return HostFacts(
         host=host.name, inventory=inventory, facts=doc,
         provenance=ProvenanceView(host.provenance, paths),
-        unavailable=STATIC_UNAVAILABLE, vaulted_paths=VaultedView(host.vaulted, paths),
+        unavailable=add_computed(doc, STATIC_UNAVAILABLE),
+        vaulted_paths=VaultedView(host.vaulted, paths),
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mlflow_policy.core import HostFacts
+from mlflow_policy.facts.computed import SOURCES as COMPUTED_SOURCES
 from mlflow_policy.facts.lookup import lookup
 from mlflow_policy.findings import Related
 from mlflow_policy.rules.base import (
@@ -65,8 +66,9 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> 
                 out.findings.append(finding(
                     rule, host, spec.fact, actual=value if present else None,
                     expected=expected, related=related,
-                    message=(f"{spec.fact} is {quote(value, present)}, but {chosen}"
-                             f"{where} is {expected}, held by {names}"),
+                    message=(f"{spec.fact} is {quote(value, present)}{_from(host, spec.fact)}"
+                             f", but {chosen}{where} is {expected}"
+                             f"{_from(holders[0][0], spec.fact)}, held by {names}"),
                 ))
     return out
 
@@ -83,7 +85,8 @@ def _tie(rule: LoadedRule, fact: str, by: str | None,
                 _, o_present, o_value = groups[k][0]
                 names = name_list((host_name(h, host) for h, _, _ in groups[k][:MAX_NAMED]),
                                   len(groups[k]))
-                sides.append(f"{quote(o_value, o_present)} held by {names}")
+                sides.append(f"{quote(o_value, o_present)}{_from(groups[k][0][0], fact)} held "
+                             f"by {names}")
             where = f" (hosts with {by} = {quote(_by_value(host, by))})" if by else ""
             # every side quoted is related, so reports mask its value where it is a secret
             related = [Related(groups[k][0][0].inventory, groups[k][0][0].host, groups[k][0][2])
@@ -92,9 +95,20 @@ def _tie(rule: LoadedRule, fact: str, by: str | None,
                 rule, host, fact, actual=value if present else None,
                 expected=" or ".join(quote(groups[k][0][2], groups[k][0][1]) for k in others),
                 related=related,
-                message=(f"{fact} is {quote(value, present)}, but the hosts{where} are split "
+                message=(f"{fact} is {quote(value, present)}{_from(host, fact)}, but the "
+                         f"hosts{where} are split "
                          f"with no majority (a tie): {'; '.join(sides)}"),
             ))
+
+
+def _from(host: HostFacts, fact: str) -> str:
+    """What a computed fact was computed from on ``host`` (`` (from mlflow.version
+    '3.16.1')``): a schema head means little to a reader without its release."""
+    source = COMPUTED_SOURCES.get(fact)
+    if source is None:
+        return ""
+    got = lookup(host, source)
+    return f" (from {source} {quote(got.value, got.present)})" if got.present else ""
 
 
 def _by_value(host: HostFacts, path: str) -> Any:
