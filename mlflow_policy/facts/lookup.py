@@ -4,6 +4,7 @@ current mode cannot know it)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple
 
@@ -26,13 +27,38 @@ class Lookup(NamedTuple):
 ABSENT = Lookup(present=False)
 
 
+class ReasonTable(dict[str, str]):
+    """Unavailable paths and their reasons, shared by many hosts (every host of a static
+    run has the same table), answering "the reason of ``path`` or of its nearest
+    ancestor" from a memo the table itself holds, keyed by the path's text: rules ask the
+    same few paths of every host. Never changed once made (the memo would go stale)."""
+
+    __slots__ = ("_nearest",)
+
+    def __init__(self, items: Mapping[str, str]) -> None:
+        super().__init__(items)
+        self._nearest: dict[str, str | None] = {}
+
+    def reason(self, path: str) -> str | None:
+        try:
+            return self._nearest[path]
+        except KeyError:
+            pass
+        found: str | None = nearest(self, path)
+        if len(self._nearest) < 65536:  # bounded: paths come from policies
+            self._nearest[path] = found
+        return found
+
+
 def unavailable_reason(facts: HostFacts, path: str) -> str | None:
     """The reason ``path`` (or a prefix of it, such as ``db`` for ``db.revision``) is
-    unavailable, if it is. (No cache: a probe per dotted segment costs about what a
-    cache lookup did, and a cache keyed by the mapping's id() would outlive the run.)"""
-    if not facts.unavailable:
+    unavailable, if it is."""
+    table = facts.unavailable
+    if not table:
         return None
-    reason: str | None = nearest(facts.unavailable, path)
+    if type(table) is ReasonTable:
+        return table.reason(path)
+    reason: str | None = nearest(table, path)
     return reason
 
 
