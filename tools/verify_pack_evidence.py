@@ -92,10 +92,22 @@ CLAIMS: tuple[Claim, ...] = (
     # storage
     Claim("s3-tls-verified", SKINNY, "3.17.2", "mlflow/store/artifact/s3_artifact_repo.py",
           r"do_verify = not MLFLOW_S3_IGNORE_TLS\.get\(\)"),
-    Claim("db-pool-sized db-connections-fit", SKINNY, "3.17.2", "mlflow/store/db/utils.py",
-          r"if pool_max_overflow:"),
-    Claim("db-pool-sized db-connections-fit", SKINNY, "3.17.2", "mlflow/store/db/utils.py",
-          r"if pool_size:"),
+    Claim("db-pool-sized db-connections-fit db-connections-fit-backend", SKINNY, "3.17.2",
+          "mlflow/store/db/utils.py", r"if pool_max_overflow:"),
+    Claim("db-pool-sized db-connections-fit db-connections-fit-backend", SKINNY, "3.17.2",
+          "mlflow/store/db/utils.py", r"if pool_size:"),
+    # uvicorn (the 3.x default) runs 4 workers unless --workers says otherwise
+    Claim("db-connections-fit db-connections-fit-backend", SKINNY, "3.17.2",
+          "mlflow/server/__init__.py", r"uvicorn_opts, host, port, workers or 4, app"),
+    # a server refuses a database at any other alembic revision than its own head, older
+    # or newer: what must agree across a backend's replicas is the head (and what the
+    # built-in mlflow-policy/schema-migration of pull-request mode relies on)
+    Claim("one-version-per-backend", SKINNY, "3.17.2",
+          "mlflow/store/db/utils.py", r"if current_rev != head_revision:"),
+    Claim("one-version-per-backend", SKINNY, "3.17.2",
+          "mlflow/store/db/utils.py", r"Detected out-of-date database schema"),
+    Claim("one-version-per-backend", SKINNY, "2.22.5",
+          "mlflow/store/db/utils.py", r"if current_rev != head_revision:"),
     Claim("serve-artifacts-proxied-root", SKINNY, "3.17.2", "mlflow/utils/server_cli_utils.py",
           r"def resolve_default_artifact_root"),
     Claim("artifact-root-remote", SKINNY, "3.17.2", "mlflow/utils/server_cli_utils.py",
