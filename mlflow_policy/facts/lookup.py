@@ -9,7 +9,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple
 
 from mlflow_policy.core import HostFacts
-from mlflow_policy.dotted import MISSING, dig, nearest
+from mlflow_policy.dotted import MISSING, nearest
 
 
 class Lookup(NamedTuple):
@@ -63,8 +63,10 @@ def unavailable_reason(facts: HostFacts, path: str) -> str | None:
 
 
 def lookup(facts: HostFacts, path: str) -> Lookup:
-    if facts.unavailable:
-        reason = unavailable_reason(facts, path)
+    # unavailable_reason and dig, inlined: every rule makes one lookup per host and fact
+    table = facts.unavailable
+    if table:
+        reason = table.reason(path) if type(table) is ReasonTable else nearest(table, path)
         if reason is not None:
             return Lookup(present=False, unavailable=reason)
     parts = _PARTS.get(path)
@@ -72,8 +74,17 @@ def lookup(facts: HostFacts, path: str) -> Lookup:
         if len(_PARTS) > 65536:
             _PARTS.clear()
         parts = _PARTS[path] = tuple(path.split("."))
-    node = dig(facts.facts, parts)
-    return ABSENT if node is MISSING else Lookup(True, node)
+    node: Any = facts.facts
+    for part in parts:
+        if type(node) is dict:
+            node = node.get(part, MISSING)
+            if node is MISSING:
+                return ABSENT
+        elif isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            return ABSENT
+    return Lookup(True, node)
 
 
 # fact path -> its parts. Keyed by the path's text, not by an object's identity, and
