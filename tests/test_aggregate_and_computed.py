@@ -102,3 +102,18 @@ def test_schema_head_is_located_at_the_version_line(
     line = next(ln for ln in capsys.readouterr().out.splitlines() if SCHEMA_HEAD in ln)
     assert "'b7e2c1a4d9f3'" in line.replace('"', "'")
     assert line.rstrip().endswith("h1.yml:2")
+
+
+def test_the_observed_schema_head_comes_from_the_observed_version() -> None:
+    """Live mode reads the head of the release the host runs, with its source; a release
+    the catalogue cannot place leaves it unavailable with the reason."""
+    from mlflow_policy.live.result import LiveHostResult
+    from mlflow_policy.sources.live import observed_document
+
+    doc = observed_document(LiveHostResult("h", None, "ok", {"mlflow.version": "3.16.1"}))
+    assert doc.values["mlflow"]["schema_head"] == "b7e2c1a4d9f3"
+    assert doc.sources[SCHEMA_HEAD] == "catalogue: alembic head of MLflow 3.16.1"
+    unknown = observed_document(LiveHostResult("h", None, "ok", {"mlflow.version": "9.0.0"}))
+    assert "schema_head" not in unknown.values["mlflow"]
+    assert unknown.unavailable[SCHEMA_HEAD].startswith("MLflow 9.0.0 is not a release")
+    assert SCHEMA_HEAD not in unknown.sources
