@@ -68,7 +68,8 @@ def _declarable(path: str) -> str:
         raise PydanticCustomError("unknown_fact", "unknown fact path {path}{hint}",
                                   {"path": repr(path), "hint": _hint(path, DECLARABLE)})
     if fact.hostvar is None:
-        why = "observed only" if fact.modes == "observed" else "not read from a hostvar"
+        why = {"observed": "observed only",
+               "computed": "computed from other facts"}.get(fact.modes, "not read from a hostvar")
         raise PydanticCustomError(
             "undeclarable_fact", "{path} is {why}: no hostvar declares it",
             {"path": repr(path), "why": why})

@@ -29,6 +29,7 @@ from mlflow_policy.waivers import apply_waivers, scope_checker
 if TYPE_CHECKING:
     from mlflow_policy.policy.conditions import ConditionMemo
     from mlflow_policy.policy.loader import LoadedPolicy, LoadedRule, LoadedWaiver
+    from mlflow_policy.policy.models import Selector
 
 
 @dataclass(frozen=True)
@@ -46,30 +47,54 @@ class RuleFilter:
         return not any(fnmatchcase(rule_id, g) for g in self.exclude)
 
 
-def select_hosts(rule: LoadedRule, hosts: Sequence[HostFacts],
-                 policy_hosts: dict[int, tuple[object, list[HostFacts]]] | None = None,
-                 memo: ConditionMemo | None = None) -> list[HostFacts]:
-    """The hosts ``rule`` evaluates. ``policy_hosts`` caches the policy-level selection,
-    which every rule of a policy shares (keyed by the selector's identity, kept alive);
-    ``memo`` is the run's, for ``where`` conditions. Both belong to the caller's run."""
+# A run's selections, keyed by (id of the pool filtered, the selector part's text, whether
+# it is an exclude): rules mostly share a few selectors (`roles: [tracking_server]`, with or
+# without one `where`), so each distinct one is decided once per host, not once per rule.
+# Each entry holds its pool, so the id is not reused while the cache lives.
+Selections = dict[tuple[int, str], tuple[Sequence[HostFacts], list[HostFacts]]]
+
+
+def _filtered(pool: Sequence[HostFacts], sel: Selector, memo: ConditionMemo | None,
+              cache: Selections | None) -> list[HostFacts]:
+    """The hosts of ``pool`` that ``sel`` picks, in order: by its name parts (hosts,
+    groups, roles, inventories) first, then by its ``where`` over what those leave."""
     from mlflow_policy.policy.selectors import selects
 
+    if cache is None:
+        return [h for h in pool if selects(sel, h, memo)]
+    if sel.where and (sel.hosts or sel.groups or sel.roles or sel.inventories):
+        named = _filtered(pool, sel.model_copy(update={"where": None}), memo, cache)
+        return _filtered(named, type(sel).model_construct(where=sel.where), memo, cache)
+    key = (id(pool), sel.model_dump_json(exclude_none=True))
+    hit = cache.get(key)
+    if hit is None or hit[0] is not pool:
+        hit = cache[key] = (pool, [h for h in pool if selects(sel, h, memo)])
+    return hit[1]
+
+
+def select_hosts(rule: LoadedRule, hosts: Sequence[HostFacts],
+                 policy_hosts: dict[int, tuple[object, list[HostFacts]]] | None = None,
+                 memo: ConditionMemo | None = None,
+                 selections: Selections | None = None) -> list[HostFacts]:
+    """The hosts ``rule`` evaluates. ``policy_hosts`` caches the policy-level selection,
+    which every rule of a policy shares (keyed by the selector's identity, kept alive);
+    ``memo`` is the run's, for ``where`` conditions; ``selections`` the run's selections
+    (see :data:`Selections`). All belong to the caller's run."""
     pool: Sequence[HostFacts] = hosts
     pm = rule.policy_match
     if pm is not None:
         cached = policy_hosts.get(id(pm)) if policy_hosts is not None else None
         if cached is None or cached[0] is not pm:
-            cached = (pm, [h for h in hosts if selects(pm, h, memo)])
+            cached = (pm, _filtered(hosts, pm, memo, selections))
             if policy_hosts is not None:
                 policy_hosts[id(pm)] = cached
         pool = cached[1]
     match, exclude = rule.rule.match, rule.rule.exclude
-    if match is None and exclude is None:
-        return list(pool)
-    return [
-        h for h in pool
-        if selects(match, h, memo) and not (exclude is not None and selects(exclude, h, memo))
-    ]
+    matched = _filtered(pool, match, memo, selections) if match is not None else pool
+    if exclude is None:
+        return list(matched)
+    out = {id(h) for h in _filtered(matched, exclude, memo, selections)}
+    return [h for h in matched if id(h) not in out]
 
 
 # (selected hosts x rule cost) below which a second process costs more than it saves
@@ -79,7 +104,8 @@ PARALLEL_MIN_WEIGHT = 40_000.0
 def _cost(rule: LoadedRule) -> float:
     """A rough per-host cost of a rule, to split the work evenly between processes."""
     spec = rule.rule
-    conditions = spec.assert_ or (spec.peer.assert_ if spec.peer is not None else None)
+    conditions = spec.assert_ or (spec.peer.assert_ if spec.peer is not None else None) or (
+        spec.aggregate.assert_ if spec.aggregate is not None else None)
     return 1.0 + (len(conditions) if conditions else 0) + (2.0 if spec.peer is not None else 0)
 
 
@@ -133,13 +159,14 @@ def evaluate(
     skips: dict[tuple[str, str, str], str] = {}
     errors: dict[str, str] = {}
     policy_hosts: dict[int, tuple[object, list[HostFacts]]] = {}
+    selections: Selections = {}
     tasks: list[tuple[LoadedRule, list[HostFacts]]] = []
     for policy in sorted(policies, key=lambda p: p.name):
         for rule in policy.rules:
             if not keep(rule.full_id):
                 continue
             rules.append(rule)
-            selected = select_hosts(rule, hosts, policy_hosts, ctx.memo)
+            selected = select_hosts(rule, hosts, policy_hosts, ctx.memo, selections)
             if not selected:
                 unmatched.append(rule.full_id)
                 continue

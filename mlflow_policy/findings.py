@@ -52,7 +52,11 @@ BUILTIN_RULES: Mapping[str, str] = {
     SCHEMA_MIGRATION: "pull-request mode (--diff-base): a tracking server's mlflow.version "
                       "changes to a release with another alembic head, so its database needs "
                       "migrating (warning, with the number of revisions), or cannot be served "
-                      "at all when the new head is older (error: MLflow has no downgrades).",
+                      "at all when the new head is older (error: MLflow has no downgrades); "
+                      "and a server the change adds to a backend store, or moves onto one, "
+                      "whose release has an older head than the newest one that backend's "
+                      "servers ran at the merge base (error: the database was migrated past "
+                      "it).",
     DRIFT: "live mode: a fact's observed value differs from the value the inventory declares "
            "(the config's drift: paths). A vaulted value that cannot be compared is unknown, "
            "never drift. The declared value of db.revision is the alembic head of the declared "

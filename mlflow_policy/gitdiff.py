@@ -147,42 +147,92 @@ def _is_server(h: HostFacts) -> bool:
         isinstance(server, dict) and "backend_store_uri" in server)
 
 
+def _server_schema(h: HostFacts) -> tuple[str | None, str | None, Any]:
+    """(declared version, its alembic head, the backend key) of a server."""
+    from mlflow_policy import catalogue
+    from mlflow_policy.rules.base import value_key
+
+    version = (h.facts.get("mlflow") or {}).get("version")
+    if not isinstance(version, str):
+        return None, None, None
+    backend = (h.facts.get("server") or {}).get("backend_store_uri")
+    return version, catalogue.head_for(version), (
+        value_key(backend) if backend is not None else None)
+
+
 def schema_migrations(base_hosts: Sequence[HostFacts], head_hosts: Sequence[HostFacts]
                       ) -> list[Finding]:
-    """A tracking server whose declared ``mlflow.version`` changes to a release with another
-    alembic head needs a database migration (warning: how many revisions), or cannot serve
-    its database at all when the new head is older (error: MLflow has no downgrades)."""
+    """What the change does to the databases (pull-request mode's built-in
+    ``schema-migration``):
+
+    - a tracking server whose declared ``mlflow.version`` changes to a release with another
+      alembic head needs a database migration (warning: how many revisions), or cannot serve
+      its database at all when the new head is older (error: MLflow has no downgrades);
+    - a server that joins a backend (a new replica, or one moved to another backend store)
+      with a release whose head is older than the newest head a server of that backend ran
+      at the merge base cannot serve it either (error): the database was migrated past it.
+    """
     from mlflow_policy import catalogue
 
     before = {h.key: h for h in base_hosts}
+    # backend -> (newest head a base server of it ran, that server's version)
+    newest: dict[Any, tuple[str, str]] = {}
+    for h in base_hosts:
+        if not _is_server(h):
+            continue
+        version, head, backend = _server_schema(h)
+        if head is None or version is None or backend is None:
+            continue
+        known = newest.get(backend)
+        if known is None or catalogue.revisions_between(known[0], head) > 0:
+            newest[backend] = (head, version)
     findings: list[Finding] = []
     for host in head_hosts:
+        if not _is_server(host):
+            continue
+        new_v, new_head, backend = _server_schema(host)
         old_host = before.get(host.key)
-        if old_host is None or not _is_server(host):
-            continue
-        new_v = (host.facts.get("mlflow") or {}).get("version")
-        old_v = (old_host.facts.get("mlflow") or {}).get("version")
-        if not isinstance(new_v, str) or not isinstance(old_v, str) or new_v == old_v:
-            continue
-        new_head, old_head = catalogue.head_for(new_v), catalogue.head_for(old_v)
-        if new_head is None or old_head is None or new_head == old_head:
-            continue
-        steps = catalogue.revisions_between(old_head, new_head)
+        old_v, old_head, old_backend = _server_schema(old_host) if old_host is not None \
+            else (None, None, None)
         loc = host.provenance.get("mlflow.version")
-        if steps < 0:
-            severity = "error"
-            message = (f"mlflow.version goes from {old_v} to {new_v}, whose database schema "
-                       f"({new_head}) is {-steps} revision(s) older than {old_v}'s ({old_head}):"
-                       " MLflow cannot downgrade a database, so the server will refuse it")
-        else:
-            severity = "warning"
-            message = (f"mlflow.version goes from {old_v} to {new_v}: the backend store needs "
-                       f"{steps} schema migration(s) ({old_head} -> {new_head}); run "
-                       "`mlflow db upgrade` with a backup, before every server sharing it "
-                       "moves")
+        if new_v is None or new_head is None:
+            continue
+        if old_v is not None and old_head is not None and new_v != old_v \
+                and new_head != old_head:
+            steps = catalogue.revisions_between(old_head, new_head)
+            if steps < 0:
+                severity = "error"
+                message = (f"mlflow.version goes from {old_v} to {new_v}, whose database "
+                           f"schema ({new_head}) is {-steps} revision(s) older than {old_v}'s "
+                           f"({old_head}): MLflow cannot downgrade a database, so the server "
+                           "will refuse it")
+            else:
+                severity = "warning"
+                message = (f"mlflow.version goes from {old_v} to {new_v}: the backend store "
+                           f"needs {steps} schema migration(s) ({old_head} -> {new_head}); "
+                           "run `mlflow db upgrade` with a backup, before every server "
+                           "sharing it moves")
+            findings.append(Finding(
+                rule=SCHEMA_MIGRATION, severity=severity, message=message, host=host.host,
+                inventory=host.inventory, fact="mlflow.version", actual=new_v,
+                expected=f"schema {old_head}", location=loc,
+            ))
+            continue
+        joins = old_host is None or old_backend != backend
+        target = newest.get(backend) if backend is not None else None
+        if not joins or target is None or target[0] == new_head:
+            continue
+        steps = catalogue.revisions_between(target[0], new_head)
+        if steps >= 0:
+            continue
+        how = "is added to" if old_host is None else "moves to"
         findings.append(Finding(
-            rule=SCHEMA_MIGRATION, severity=severity, message=message, host=host.host,
+            rule=SCHEMA_MIGRATION, severity="error", host=host.host,
             inventory=host.inventory, fact="mlflow.version", actual=new_v,
-            expected=f"schema {old_head}", location=loc,
+            expected=f"schema {target[0]} or newer", location=loc,
+            message=(f"the server {how} a backend store whose servers ran MLflow {target[1]} "
+                     f"at the merge base (schema {target[0]}), but runs {new_v}, whose schema "
+                     f"({new_head}) is {-steps} revision(s) older: MLflow cannot downgrade a "
+                     "database, so this server will refuse it"),
         ))
     return sorted(findings)

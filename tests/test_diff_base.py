@@ -290,3 +290,55 @@ def test_a_branch_that_fixes_a_misspelt_fact_path_is_compared_with_its_base(
     repo.git.checkout("main")
     assert main(["check"]) == 2
     assert "did you mean 'mlflow.version'?" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("version", "error"), [
+    ("3.16.1", True),   # an older alembic head than the backend's database: refused
+    ("3.17.0", False),  # another release with 3.17.2's head: one schema, nothing to say
+])
+def test_a_new_replica_with_an_older_schema_is_a_downgrade_of_its_backend(
+    repo: git.Repo, capsys: pytest.CaptureFixture[str], version: str, error: bool
+) -> None:
+    """No server changes version, yet the change moves the backend's replicas to a release
+    with an older head: the added replica cannot serve the database 3.17.2 migrated."""
+    root = Path(repo.working_tree_dir or ".")
+    _write(root, {
+        "inventories/prod/hosts.yml": HOSTS.replace("tracking-1:\n",
+                                                    "tracking-1:\n        tracking-2:\n"),
+        "inventories/prod/host_vars/tracking-2.yml": f"mlflow_version: '{version}'\n",
+    })
+    _commit(repo, "feature: a second replica")
+    _, doc = _run(capsys)
+    found = [f for f in doc["findings"] if f["rule"] == "mlflow-policy/schema-migration"]
+    if not error:
+        assert found == []
+        return
+    [finding] = found
+    assert (finding["host"], finding["severity"]) == ("tracking-2", "error")
+    assert finding["message"] == (
+        "the server is added to a backend store whose servers ran MLflow 3.17.2 at the merge "
+        "base (schema dc11669786a5), but runs 3.16.1, whose schema (b7e2c1a4d9f3) is 2 "
+        "revision(s) older: MLflow cannot downgrade a database, so this server will refuse it")
+    assert finding["location"]["path"] == "inventories/prod/host_vars/tracking-2.yml"
+
+
+def test_a_server_moved_onto_a_newer_backend_is_a_downgrade_of_that_backend(
+    repo: git.Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = Path(repo.working_tree_dir or ".")
+    repo.git.checkout("main")
+    _write(root, {
+        "inventories/prod/hosts.yml": HOSTS.replace("tracking-1:\n",
+                                                    "tracking-1:\n        tracking-old:\n"),
+        "inventories/prod/host_vars/tracking-old.yml":
+            "mlflow_version: '3.16.1'\nmlflow_backend_store_uri: postgresql://old-db/mlflow\n",
+    })
+    _commit(repo, "main: an old server on its own database")
+    repo.git.checkout("-b", "move")
+    _write(root, {"inventories/prod/host_vars/tracking-old.yml": "mlflow_version: '3.16.1'\n"})
+    _commit(repo, "move the old server to the shared database")
+    _, doc = _run(capsys)
+    [finding] = [f for f in doc["findings"] if f["rule"] == "mlflow-policy/schema-migration"]
+    assert finding["host"] == "tracking-old"
+    assert finding["message"].startswith("the server moves to a backend store whose servers "
+                                         "ran MLflow 3.17.2")

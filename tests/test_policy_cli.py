@@ -50,7 +50,7 @@ def test_validate_reports_every_error_with_file_and_line(
         "error: bad-regex.yaml:11:24: spec.rules[0].assert[\"env.Y\"].not_matches: invalid "
         "regular expression '[z-a]': bad character range z-a at position 1",
         "error: rule-kinds.yaml:7:11: spec.rules[0].id: rule 'none' has no kind: give exactly "
-        "one of assert, consistent, unique, peer, promotion",
+        "one of assert, consistent, unique, peer, promotion, aggregate",
         "error: rule-kinds.yaml:11:19: spec.rules[1].consistent: rule 'two' has several kinds "
         "(assert, consistent); a rule has exactly one",
         "error: unknown-operator.yaml:11:19: spec.rules[0].assert[\"env.MLFLOW_TRACKING_URI\"]: "

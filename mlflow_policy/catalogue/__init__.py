@@ -17,7 +17,7 @@ import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
@@ -130,6 +130,7 @@ def closest_env(name: str) -> str | None:
 
 
 
+@cache
 def _releases() -> Mapping[str, str]:
     raw = _load("releases.json")["releases"]
     return MappingProxyType({v: r["head"] for v, r in raw.items()})
@@ -148,6 +149,7 @@ def _normalise(version: str) -> str | None:
     return ".".join(str(p) for p in (*v.release, 0, 0)[:3])
 
 
+@lru_cache(maxsize=4096)  # a fleet runs a few versions; every host asks (bounded: input text)
 def head_for(version: str) -> str | None:
     """The alembic head revision MLflow ``version`` expects, or None for an unknown release."""
     releases = _releases()

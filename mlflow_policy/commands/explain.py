@@ -96,6 +96,13 @@ def _checks(rule: LoadedRule) -> list[str]:
         return [f"each host against the host its {p.via} points at (the {p.target.key_text} of "
                 f"a host with {target}):", *_conditions(p.assert_, "  "),
                 f"a pointer that matches no such host: {p.unresolved}"]
+    if r.kind == "aggregate":
+        a = r.aggregate
+        assert a is not None
+        part = f"hosts with the same {a.by}" if a.by else "all the hosts it selects"
+        return [f"aggregate.sum is the sum of {a.sum} over the {part} (aggregate.count: how "
+                "many); each of them:", *_conditions(a.assert_, "  "),
+                "a partition where one host's number is unknown is skipped"]
     pr = r.promotion
     assert pr is not None
     leaders = "; ".join(_selector(pr.from_)) or "any host"
@@ -136,6 +143,14 @@ def fact_paths(rule: LoadedRule) -> list[str]:
         conds += [(p.removeprefix("peer."), c) for p, c in _walk_conditions(r.peer.assert_)]
     if r.promotion:
         paths.append(r.promotion.fact)
+    if r.aggregate:
+        from mlflow_policy.facts.table import known
+        from mlflow_policy.policy.factpaths import template_paths
+
+        total = r.aggregate.sum
+        paths += [p for p in template_paths(total) if known(p)] if "{" in total else [total]
+        paths += [r.aggregate.by] if r.aggregate.by else []
+        conds += _walk_conditions(r.aggregate.assert_)
     paths += [p for p, _ in conds]
     if r.remediation is not None and r.remediation.set:
         paths += list(r.remediation.set)

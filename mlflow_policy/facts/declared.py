@@ -16,7 +16,9 @@ from mlflow_policy.config import RunConfig
 from mlflow_policy.core import Diagnostic, HostFacts
 from mlflow_policy.dotted import MISSING, dig, put
 from mlflow_policy.errors import InputError, InputErrors
+from mlflow_policy.facts.computed import add_computed
 from mlflow_policy.facts.envcheck import env_diagnostics
+from mlflow_policy.facts.lookup import ReasonTable
 from mlflow_policy.facts.table import OBSERVED_ONLY, STATIC_UNAVAILABLE_REASON
 from mlflow_policy.facts.views import FactPaths, ProvenanceView, VaultedView
 
@@ -24,9 +26,9 @@ if TYPE_CHECKING:
     from mlflow_policy.inventory import ResolvedHost, ResolvedInventory, VaultSecrets
 
 # Facts only a live run can observe (the fact table); static mode skips rules needing them.
-STATIC_UNAVAILABLE: Mapping[str, str] = {
+STATIC_UNAVAILABLE: Mapping[str, str] = ReasonTable({
     path: STATIC_UNAVAILABLE_REASON for path in OBSERVED_ONLY
-}
+})
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,8 @@ def host_facts(
     return HostFacts(
         host=host.name, inventory=inventory, facts=doc,
         provenance=ProvenanceView(host.provenance, paths),
-        unavailable=STATIC_UNAVAILABLE, vaulted_paths=VaultedView(host.vaulted, paths),
+        unavailable=add_computed(doc, STATIC_UNAVAILABLE),
+        vaulted_paths=VaultedView(host.vaulted, paths),
     )
 
 

@@ -24,8 +24,10 @@ MODES = ("static", "live")
 # Paths each side contributes to the live document, from the one fact table.
 DECLARED_SIDE: tuple[str, ...] = tuple(f.path for f in FACTS if f.modes in ("declared",
                                                                               "identity"))
+# (a computed fact comes from the observed side: it is computed from the observed inputs)
 OBSERVED_SIDE: tuple[str, ...] = tuple(f.path for f in FACTS if f.modes in ("both",
-                                                                             "observed"))
+                                                                             "observed",
+                                                                             "computed"))
 
 
 def find(values: Mapping[str, Any], path: str) -> tuple[bool, Any]:

@@ -4,11 +4,12 @@ current mode cannot know it)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple
 
 from mlflow_policy.core import HostFacts
-from mlflow_policy.dotted import MISSING, dig, nearest
+from mlflow_policy.dotted import MISSING, nearest
 
 
 class Lookup(NamedTuple):
@@ -26,19 +27,46 @@ class Lookup(NamedTuple):
 ABSENT = Lookup(present=False)
 
 
+class ReasonTable(dict[str, str]):
+    """Unavailable paths and their reasons, shared by many hosts (every host of a static
+    run has the same table), answering "the reason of ``path`` or of its nearest
+    ancestor" from a memo the table itself holds, keyed by the path's text: rules ask the
+    same few paths of every host. Never changed once made (the memo would go stale)."""
+
+    __slots__ = ("_nearest",)
+
+    def __init__(self, items: Mapping[str, str]) -> None:
+        super().__init__(items)
+        self._nearest: dict[str, str | None] = {}
+
+    def reason(self, path: str) -> str | None:
+        try:
+            return self._nearest[path]
+        except KeyError:
+            pass
+        found: str | None = nearest(self, path)
+        if len(self._nearest) < 65536:  # bounded: paths come from policies
+            self._nearest[path] = found
+        return found
+
+
 def unavailable_reason(facts: HostFacts, path: str) -> str | None:
     """The reason ``path`` (or a prefix of it, such as ``db`` for ``db.revision``) is
-    unavailable, if it is. (No cache: a probe per dotted segment costs about what a
-    cache lookup did, and a cache keyed by the mapping's id() would outlive the run.)"""
-    if not facts.unavailable:
+    unavailable, if it is."""
+    table = facts.unavailable
+    if not table:
         return None
-    reason: str | None = nearest(facts.unavailable, path)
+    if type(table) is ReasonTable:
+        return table.reason(path)
+    reason: str | None = nearest(table, path)
     return reason
 
 
 def lookup(facts: HostFacts, path: str) -> Lookup:
-    if facts.unavailable:
-        reason = unavailable_reason(facts, path)
+    # unavailable_reason and dig, inlined: every rule makes one lookup per host and fact
+    table = facts.unavailable
+    if table:
+        reason = table.reason(path) if type(table) is ReasonTable else nearest(table, path)
         if reason is not None:
             return Lookup(present=False, unavailable=reason)
     parts = _PARTS.get(path)
@@ -46,8 +74,17 @@ def lookup(facts: HostFacts, path: str) -> Lookup:
         if len(_PARTS) > 65536:
             _PARTS.clear()
         parts = _PARTS[path] = tuple(path.split("."))
-    node = dig(facts.facts, parts)
-    return ABSENT if node is MISSING else Lookup(True, node)
+    node: Any = facts.facts
+    for part in parts:
+        if type(node) is dict:
+            node = node.get(part, MISSING)
+            if node is MISSING:
+                return ABSENT
+        elif isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            return ABSENT
+    return Lookup(True, node)
 
 
 # fact path -> its parts. Keyed by the path's text, not by an object's identity, and

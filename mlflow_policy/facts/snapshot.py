@@ -40,6 +40,7 @@ from typing import Any
 from mlflow_policy import parallel
 from mlflow_policy.core import Diagnostic, FactDocument, HostFacts, Location, VaultedValue
 from mlflow_policy.errors import InputError
+from mlflow_policy.facts.computed import add_computed
 from mlflow_policy.facts.declared import STATIC_UNAVAILABLE
 from mlflow_policy.facts.document import MODES, find, for_mode
 from mlflow_policy.facts.views import ProvenanceView, VaultedView
@@ -268,11 +269,15 @@ class _Reader:
                       if (loc := self.location(v, f"{where}.provenance.{k}")) is not None}
         unavailable = self.string_map(raw.get("unavailable"), where, "unavailable")
         if mode == "static":
+            # computed facts are the reading catalogue's (a snapshot older than one
+            # may lack them)
             declared = FactDocument(values=facts, provenance=provenance,
                                     vaulted=frozenset(vaulted),
-                                    unavailable={**STATIC_UNAVAILABLE, **unavailable})
+                                    unavailable=add_computed(
+                                        facts, {**STATIC_UNAVAILABLE, **unavailable}))
             return for_mode(name, inventory, declared, None, mode)
-        declared = FactDocument(values=facts, provenance=provenance, vaulted=frozenset(vaulted))
+        declared = FactDocument(values=facts, provenance=provenance, vaulted=frozenset(vaulted),
+                                unavailable=add_computed(facts, {}))
         seen: set[str] = set()
         observed_raw = raw.get("observed") or {}
         if not isinstance(observed_raw, Mapping):
@@ -280,8 +285,11 @@ class _Reader:
         host_unavailable = raw.get("host_unavailable")
         if host_unavailable is not None and not isinstance(host_unavailable, str):
             raise self.fail(f"{where}: 'host_unavailable' must be a reason or null")
+        observed_values = self.values(observed_raw, where, "", seen)
+        if host_unavailable is None:
+            unavailable = dict(add_computed(observed_values, unavailable))
         observed = FactDocument(
-            values=self.values(observed_raw, where, "", seen),
+            values=observed_values,
             sources=self.string_map(raw.get("sources"), where, "sources"),
             vaulted=frozenset(seen), unavailable=unavailable, host_unavailable=host_unavailable)
         return for_mode(name, inventory, declared, observed, mode)

@@ -16,7 +16,10 @@ from typing import Literal
 # declared: only the inventory knows it (how clients reach a server, where the env file is)
 # observed: only a live run can know it (a process runs, what the database holds)
 # both: declared in the inventory and observed on the host, so it can drift
-Modes = Literal["both", "declared", "observed", "identity"]
+# computed: derived from other facts of the same document (facts/computed.py), so it exists
+#   on each side (from the declared inputs, from the observed ones) but never drifts on its
+#   own and no hostvar declares it: its inputs drift
+Modes = Literal["both", "declared", "observed", "identity", "computed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +34,11 @@ class Fact:
 
     @property
     def declared(self) -> bool:
-        return self.modes in ("both", "declared", "identity")
+        return self.modes in ("both", "declared", "identity", "computed")
 
     @property
     def observed(self) -> bool:
-        return self.modes in ("both", "observed", "identity")
+        return self.modes in ("both", "observed", "identity", "computed")
 
 
 FACTS: tuple[Fact, ...] = (
@@ -52,6 +55,10 @@ FACTS: tuple[Fact, ...] = (
     Fact("mlflow.extras", "list of strings", "both", "mlflow_extras",
          "extras of the MLflow distribution whose requirements are all installed for "
          "mlflow.python (importlib.metadata), e.g. [auth] when Flask-WTF is there"),
+    Fact("mlflow.schema_head", "string", "computed", None,
+         "(computed) alembic head of mlflow.version in the built-in catalogue: of the "
+         "declared version in static mode, of the observed one in live mode; unavailable "
+         "for a version the catalogue does not know"),
     Fact("mlflow.python", "path", "declared", "mlflow_python",
          "(declared only) interpreter of the MLflow environment"),
     Fact("python.version", "string", "both", "mlflow_python_version",

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Set
 from typing import Any
 
 from mlflow_policy.core import Location
+from mlflow_policy.facts.computed import SOURCES as COMPUTED_SOURCES
 from mlflow_policy.facts.lookup import covered
 
 
@@ -20,10 +21,15 @@ class FactPaths:
     """Fact path <-> hostvar path, for one fact mapping."""
 
     def __init__(self, mapping: Mapping[str, str]) -> None:
+        # (fact path, hostvar path split at its dots): what a declared document reads
+        self.split_pairs = [(fact, tuple(var.split("."))) for fact, var in sorted(
+            mapping.items(), key=lambda fv: (-len(fv[0]), fv[0]))]
+        # A computed fact (mlflow.schema_head) is located, and vaulted, where the fact it
+        # is computed from is written: a finding on it points at the line to change.
+        mapping = {**mapping, **{computed: mapping[source] for computed, source
+                                 in COMPUTED_SOURCES.items() if source in mapping}}
         # Longest fact first, so a nested mapping entry wins over its parent's.
         self.pairs = sorted(mapping.items(), key=lambda fv: (-len(fv[0]), fv[0]))
-        # (fact path, hostvar path split at its dots), in the same order
-        self.split_pairs = [(fact, tuple(var.split("."))) for fact, var in self.pairs]
         # hostvar name (first dotted part) -> the (fact, var) pairs that can rebase it
         self._by_top: dict[str, list[tuple[str, str]]] = {}
         self._fact_paths: dict[str, tuple[str, ...]] = {}

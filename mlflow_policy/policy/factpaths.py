@@ -34,6 +34,7 @@ from mlflow_policy.policy.locate import human_path, located
 ENV_PREFIX = "env."
 PEER_PREFIX = "peer."
 DATA_ROOT = "data"
+AGGREGATE_ROOT = "aggregate"  # an aggregate rule's total, read by its assert templates
 # Characters that make the last segment of an assert key a glob (policy-language, 6).
 GLOB_CHARS = frozenset("*?[")
 
@@ -178,6 +179,8 @@ class _Walker:
         self.errors: list[InputError] = []
         # the policy's spec.data where templates can read it, None where they cannot
         self.data: Mapping[str, Any] | None = {}
+        # inside an aggregate rule's assert, where templates read aggregate.*
+        self.aggregate = False
 
     def where(self, keys: tuple[Any, ...]) -> Location | None:
         return located(self.doc, *keys)
@@ -220,6 +223,14 @@ class _Walker:
                 have = ", ".join(sorted(map(str, self.data))) or "none"
                 self.error(keys, f"the template reads data.{entry}, which spec.data does not "
                                  f"define (defined: {have})")
+            return
+        if root == AGGREGATE_ROOT:
+            if not self.aggregate:
+                self.error(keys, f"the template reads {name}, but aggregate.* is only defined "
+                                 "in an aggregate rule's assert")
+            elif rest not in ("sum", "count"):
+                self.error(keys, f"the template reads {name}; an aggregate rule defines "
+                                 "aggregate.sum and aggregate.count")
             return
         if root == "peer":
             if not peer:
@@ -275,6 +286,20 @@ class _Walker:
                     if field in spec:
                         self.path((*keys, kind, field), spec[field])
                 self.selector((*keys, kind, "from"), spec.get("from"))
+        aggregate = rule.get("aggregate")
+        if isinstance(aggregate, Mapping):
+            if "by" in aggregate:
+                self.path((*keys, "aggregate", "by"), aggregate["by"])
+            total = aggregate.get("sum")
+            if isinstance(total, str) and "{" not in total:
+                self.path((*keys, "aggregate", "sum"), total)
+            else:
+                self.values((*keys, "aggregate", "sum"), total)
+            self.aggregate = True
+            try:
+                self.conditions((*keys, "aggregate", "assert"), aggregate.get("assert"))
+            finally:
+                self.aggregate = False
         peer = rule.get("peer")
         if isinstance(peer, Mapping):
             self.path((*keys, "peer", "via"), peer.get("via"))

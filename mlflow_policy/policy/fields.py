@@ -59,6 +59,11 @@ def check_writable(path: str) -> str:
             "set_observed_fact",
             "{path} is observed only (a live run reads it from the host); remediation sets "
             "declared facts, which the inventory holds", {"path": repr(path)})
+    if fact.modes == "computed":
+        raise PydanticCustomError(
+            "set_computed_fact",
+            "{path} is computed from other facts (mlflow.schema_head from mlflow.version); "
+            "remediation sets the facts it is computed from", {"path": repr(path)})
     if fact.modes == "identity":
         raise PydanticCustomError(
             "set_identity_fact",
@@ -166,7 +171,7 @@ def rule_kind_problem(rule_id: Any, kinds: list[str]) -> PydanticCustomError | N
         return PydanticCustomError(
             "rule_kind_missing",
             "rule {id} has no kind: give exactly one of assert, consistent, unique, peer, "
-            "promotion",
+            "promotion, aggregate",
             {"id": repr(rule_id), "at": ("id",)},
         )
     if len(kinds) > 1:

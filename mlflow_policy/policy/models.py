@@ -11,6 +11,7 @@ Field types and the validator helpers live in :mod:`fields`.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -32,6 +33,7 @@ from pydantic_core import PydanticCustomError, core_schema
 from mlflow_policy.core import Unsafe, VaultedValue
 from mlflow_policy.policy.fields import (
     API_VERSION,
+    FACT_PATH_PATTERN,
     DataName,
     FactGlob,
     FactPath,
@@ -275,11 +277,33 @@ class PromotionSpec(_Strict):
     from_: Selector = Field(alias="from")
 
 
-RuleKind = Literal["assert", "consistent", "unique", "peer", "promotion"]
+class AggregateSpec(_Strict):
+    """Hosts that share something are checked against a total over all of them (the
+    connections every replica of one database opens): ``sum`` is each host's number (a fact
+    path, or a template over the host's facts), ``by`` partitions the hosts (as in
+    consistent), and ``assert`` checks each host of a partition, with ``aggregate.sum`` and
+    ``aggregate.count`` (the partition's total and number of hosts) in its templates."""
+
+    sum: NonBlank = Field(description="each host's number: a fact path, or a template such "
+                                      "as \"{{ server.workers * 10 }}\"")
+    by: FactPath | None = None
+    assert_: Conditions = Field(alias="assert")
+
+    @field_validator("sum")
+    @classmethod
+    def _path_or_template(cls, value: str) -> str:
+        if not is_template(value) and re.fullmatch(FACT_PATH_PATTERN, value) is None:
+            raise PydanticCustomError(
+                "sum_value", "sum must be a fact path or a template ({{ ... }}), got {value}",
+                {"value": repr(value)})
+        return value
+
+
+RuleKind = Literal["assert", "consistent", "unique", "peer", "promotion", "aggregate"]
 # kind name -> attribute holding its spec
 RULE_KINDS: dict[str, str] = {
     "assert": "assert_", "consistent": "consistent", "unique": "unique", "peer": "peer",
-    "promotion": "promotion",
+    "promotion": "promotion", "aggregate": "aggregate",
 }
 
 
@@ -301,6 +325,7 @@ class Rule(_Strict):
     unique: UniqueSpec | None = None
     peer: PeerSpec | None = None
     promotion: PromotionSpec | None = None
+    aggregate: AggregateSpec | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Rule:
@@ -318,7 +343,8 @@ class Rule(_Strict):
         raise AssertionError("validated rules have a kind")  # pragma: no cover
 
     @property
-    def spec(self) -> dict[str, Condition] | ConsistentSpec | UniqueSpec | PeerSpec | PromotionSpec:
+    def spec(self) -> (dict[str, Condition] | ConsistentSpec | UniqueSpec | PeerSpec
+                       | PromotionSpec | AggregateSpec):
         value = getattr(self, RULE_KINDS[self.kind])
         assert value is not None
         return value  # type: ignore[no-any-return]

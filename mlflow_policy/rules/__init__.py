@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mlflow_policy.rules import assert_, consistent, peer, promotion, unique
+from mlflow_policy.rules import aggregate, assert_, consistent, peer, promotion, unique
 from mlflow_policy.rules.base import RuleContext, RuleKind, RuleOutcome
 
 RULE_EVALUATORS: Mapping[str, RuleKind] = {
@@ -17,6 +17,7 @@ RULE_EVALUATORS: Mapping[str, RuleKind] = {
     "unique": unique.evaluate,
     "peer": peer.evaluate,
     "promotion": promotion.evaluate,
+    "aggregate": aggregate.evaluate,
 }
 
 __all__ = ["RULE_EVALUATORS", "RuleContext", "RuleKind", "RuleOutcome"]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mlflow_policy.core import HostFacts
+from mlflow_policy.facts.computed import SOURCES as COMPUTED_SOURCES
 from mlflow_policy.facts.lookup import lookup
 from mlflow_policy.findings import Related
 from mlflow_policy.rules.base import (
@@ -54,19 +55,25 @@ def evaluate(rule: LoadedRule, hosts: Sequence[HostFacts], ctx: RuleContext) -> 
         _, w_present, w_value = holders[0]
         expected = quote(w_value, w_present)
         related = [Related(h.inventory, h.host, w_value) for h, _, _ in holders[:1]]
+        held = _from(holders[0][0], spec.fact)
+        # the holders' names depend on the reader's inventory only (other inventories'
+        # hosts are named inventory/host): made once per inventory, not once per host
+        names_for: dict[str, str] = {}
         for key, members in groups.items():
             if key == winner:
                 continue
             for host, present, value in members:
-                names = name_list(
-                    (host_name(h, host) for h, _, _ in holders[:MAX_NAMED]), len(holders))
+                names = names_for.get(host.inventory)
+                if names is None:
+                    names = names_for[host.inventory] = name_list(
+                        (host_name(h, host) for h, _, _ in holders[:MAX_NAMED]), len(holders))
                 where = f" (hosts with {spec.by} = {quote(_by_value(host, spec.by))})" \
                     if spec.by else ""
                 out.findings.append(finding(
                     rule, host, spec.fact, actual=value if present else None,
                     expected=expected, related=related,
-                    message=(f"{spec.fact} is {quote(value, present)}, but {chosen}"
-                             f"{where} is {expected}, held by {names}"),
+                    message=(f"{spec.fact} is {quote(value, present)}{_from(host, spec.fact)}"
+                             f", but {chosen}{where} is {expected}{held}, held by {names}"),
                 ))
     return out
 
@@ -76,25 +83,42 @@ def _tie(rule: LoadedRule, fact: str, by: str | None,
          top: list[tuple[Any, ...]], *, out: RuleOutcome) -> None:
     """No value is held by more hosts than another: name every side, on every host."""
     for key in sorted(groups):
+        others = [k for k in top if k != key]
+        # every side quoted is related, so reports mask its value where it is a secret
+        related = [Related(groups[k][0][0].inventory, groups[k][0][0].host, groups[k][0][2])
+                   for k in others]
+        expected = " or ".join(quote(groups[k][0][2], groups[k][0][1]) for k in others)
+        # the sides' text depends on the reader's inventory only (see evaluate)
+        sides_for: dict[str, str] = {}
         for host, present, value in groups[key]:
-            others = [k for k in top if k != key]
-            sides = []
-            for k in others:
-                _, o_present, o_value = groups[k][0]
-                names = name_list((host_name(h, host) for h, _, _ in groups[k][:MAX_NAMED]),
-                                  len(groups[k]))
-                sides.append(f"{quote(o_value, o_present)} held by {names}")
+            sides = sides_for.get(host.inventory)
+            if sides is None:
+                texts = []
+                for k in others:
+                    _, o_present, o_value = groups[k][0]
+                    names = name_list(
+                        (host_name(h, host) for h, _, _ in groups[k][:MAX_NAMED]),
+                        len(groups[k]))
+                    texts.append(f"{quote(o_value, o_present)}{_from(groups[k][0][0], fact)} "
+                                 f"held by {names}")
+                sides = sides_for[host.inventory] = "; ".join(texts)
             where = f" (hosts with {by} = {quote(_by_value(host, by))})" if by else ""
-            # every side quoted is related, so reports mask its value where it is a secret
-            related = [Related(groups[k][0][0].inventory, groups[k][0][0].host, groups[k][0][2])
-                       for k in others]
             out.findings.append(finding(
                 rule, host, fact, actual=value if present else None,
-                expected=" or ".join(quote(groups[k][0][2], groups[k][0][1]) for k in others),
-                related=related,
-                message=(f"{fact} is {quote(value, present)}, but the hosts{where} are split "
-                         f"with no majority (a tie): {'; '.join(sides)}"),
+                expected=expected, related=related,
+                message=(f"{fact} is {quote(value, present)}{_from(host, fact)}, but the "
+                         f"hosts{where} are split with no majority (a tie): {sides}"),
             ))
+
+
+def _from(host: HostFacts, fact: str) -> str:
+    """What a computed fact was computed from on ``host`` (`` (from mlflow.version
+    '3.16.1')``): a schema head means little to a reader without its release."""
+    source = COMPUTED_SOURCES.get(fact)
+    if source is None:
+        return ""
+    got = lookup(host, source)
+    return f" (from {source} {quote(got.value, got.present)})" if got.present else ""
 
 
 def _by_value(host: HostFacts, path: str) -> Any:

@@ -7,6 +7,7 @@ inventories may declare the same URL); among several, the first in (inventory, h
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -28,6 +29,11 @@ def normalise_url(value: Any) -> str | None:
     dropped (an address, not a login). None for anything that is not a URL."""
     if not isinstance(value, str) or "://" not in value:
         return None
+    return _normalised(value)
+
+
+@functools.lru_cache(maxsize=4096)  # thousands of clients share a few URLs (text keys)
+def _normalised(value: str) -> str | None:
     try:
         parts = urlsplit(value.strip())
         port = parts.port

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflow_policy.core import Diagnostic, FactDocument
+from mlflow_policy.dotted import MISSING, dig
+from mlflow_policy.facts.computed import SCHEMA_HEAD, add_computed
 from mlflow_policy.findings import UNREACHABLE
 
 if TYPE_CHECKING:
@@ -58,8 +60,13 @@ def observed_document(result: LiveHostResult, *, from_file: bool = False) -> Fac
     unavailable = dict(result.unavailable)
     if from_file:
         unavailable.update(dict.fromkeys(_withheld(result), WITHHELD))
-    return FactDocument(values=result.nested(), sources=dict(result.sources),
-                        unavailable=unavailable)
+    values = result.nested()
+    sources = dict(result.sources)
+    computed = add_computed(values, unavailable)  # from the observed version
+    if dig(values, SCHEMA_HEAD.split(".")) is not MISSING:
+        sources[SCHEMA_HEAD] = ("catalogue: alembic head of MLflow "
+                                f"{result.facts.get('mlflow.version')}")
+    return FactDocument(values=values, sources=sources, unavailable=dict(computed))
 
 
 def _withheld(result: LiveHostResult) -> list[str]:
