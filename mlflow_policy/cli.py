@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("mlflow_policy.commands.validate", "schema-check policy, waiver and test files"),
     "schema": ("mlflow_policy.commands.schema",
                "print the JSON Schema of policy files (--config: of the run configuration)"),
+    "remediate": ("mlflow_policy.commands.remediate",
+                  "render the fix for failing findings: playbook, env files, inventory patches"),
     "init": ("mlflow_policy.commands.init", "scaffold a configuration repository"),
     "gather-playbook": ("mlflow_policy.commands.gather_playbook", "write the gathering playbook"),
 }
