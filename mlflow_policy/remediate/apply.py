@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
 from mlflow_policy.errors import PolicyError, UsageError
 
 if TYPE_CHECKING:
+    from mlflow_policy.core import HostFacts
     from mlflow_policy.findings import Finding, Result
 
 DEFAULT_TASK_TIMEOUT = 900  # seconds one task may run on one host (a pip install, slow)
@@ -510,6 +511,37 @@ def stdin_is_terminal() -> bool:
         return bool(sys.stdin is not None and sys.stdin.isatty())
     except (OSError, ValueError):
         return False
+
+
+def playbook_hosts(playbook: Path) -> list[str]:
+    """The hosts the rendered playbook's plays name (its targets, as rendered: a list)."""
+    from mlflow_policy import yamlio
+
+    plays = yamlio.load_file(playbook)
+    found: set[str] = set()
+    for play in plays if isinstance(plays, list) else ():
+        hosts = play.get("hosts") if isinstance(play, Mapping) else None
+        if isinstance(hosts, str):
+            found.update(h.strip() for h in hosts.split(",") if h.strip())
+        elif isinstance(hosts, list):
+            found.update(str(h) for h in hosts)
+    return sorted(found)
+
+
+def host_secrets(facts: HostFacts) -> frozenset[str]:
+    """Every secret text of a host (its declared and observed facts): masked wherever a
+    run shows something, whatever way a module printed it."""
+    from dataclasses import replace
+
+    from mlflow_policy.secrets import secret_leaves
+
+    found = set(secret_leaves(facts))
+    for doc in (facts.declared, facts.observed):  # live: the declared side is apart
+        if doc is not None:
+            found |= secret_leaves(replace(facts, facts=doc.values,
+                                           vaulted_paths=doc.vaulted, declared_doc=None,
+                                           observed=None))
+    return frozenset(found)
 
 
 def covers(covered: Collection[tuple[str, str, str | None]]) -> Callable[[Finding], bool]:

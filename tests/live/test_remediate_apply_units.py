@@ -1,8 +1,9 @@
 """``remediate --apply`` (mlflow_policy/remediate/apply.py) with real ansible-runner runs on
 hosts reached with ``ansible_connection: local`` (each host's "root" a directory under
-tmp_path), driving a stand-in playbook (tests/fixtures/apply/): check mode with the diff
-first, the real run only with --yes or a confirmation, the per-host recap, a second run
-that changes nothing, failures that make the run fail, and no secret in anything shown.
+tmp_path), driving a stand-in playbook (tests/fixtures/apply/standin/): check mode with
+the diff first, the real run only with --yes or a confirmation, the per-host recap, a
+second run that changes nothing, failures that make the run fail, and no secret in
+anything shown.
 The pure parts (recap from stats, diffs, masking) are tested on recorded event data.
 """
 
@@ -25,7 +26,7 @@ from tests.support import REPO
 
 pytestmark = pytest.mark.slow
 
-PLAYBOOK_DIR = REPO / "tests" / "fixtures" / "apply"
+PLAYBOOK_DIR = REPO / "tests" / "fixtures" / "apply" / "standin"
 TOKEN = "tok-Secret-5e91aa"
 DB_PASSWORD = "pw-Secret-77c0de"
 
