@@ -27,8 +27,9 @@ def test_wheel_builds_without_deprecation_warnings(tmp_path: Path) -> None:
     src.mkdir()
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(REPO / name, src / name)
-    # bundled/ links to ../../policies and ../../inventories/staging: copy the targets too.
-    for name in ("mlflow_policy", "policies", "inventories"):
+    # bundled/ links to ../../policies, ../../inventories/staging and ../../templates: copy
+    # the targets too.
+    for name in ("mlflow_policy", "policies", "inventories", "templates"):
         shutil.copytree(REPO / name, src / name, symlinks=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     out = tmp_path / "dist"
@@ -45,3 +46,6 @@ def test_wheel_builds_without_deprecation_warnings(tmp_path: Path) -> None:
         metadata = next(zf.read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "License-Expression: Apache-2.0" in metadata.splitlines()
+    # the remediation templates ship (remediate renders from them)
+    for template in ("playbook.yml.j2", "REPORT.md.j2", "ansible/mlflow.env.j2"):
+        assert f"mlflow_policy/bundled/templates/{template}" in names

@@ -126,12 +126,15 @@ def test_nothing_to_fix_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[st
     ["remediate", "--out", "afile"],
     ["remediate", "--live", "--facts", "x"],
     ["remediate", "--format", "sarif"],
+    ["remediate", "-i", "inv", "--out", "inv/remediation"],
 ])
 def test_usage_errors_exit_2(argv: list[str], tmp_path: Path,
                              capsys: pytest.CaptureFixture[str],
                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "afile").write_text("")
+    (tmp_path / "inv").mkdir()
+    (tmp_path / "inv" / "hosts.yml").write_text("all: {hosts: {h: {}}}\n")
     assert main(argv) == 2
     assert "Traceback" not in capsys.readouterr().err
 
@@ -173,3 +176,64 @@ def test_stale_files_of_an_earlier_run_are_removed(tmp_path: Path,
     assert not stale.exists()
     assert mine.read_text() == "kept: not ours"
     assert oct((out / "env" / "lab" / "srv-1" / "mlflow.env").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.slow
+def test_the_playbook_writes_the_env_file_on_a_local_host_and_is_idempotent(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real ansible-playbook run on a local-connection host: the env file holds the
+    inventory's environment with the change, quoted so that both env parsers read the
+    same values back; mode 0600; a second run changes nothing."""
+    from dotenv import dotenv_values
+
+    from mlflow_policy.live.ansible.library.mlflow_policy_facts import parse_env_file
+
+    env_file = tmp_path / "etc" / "mlflow.env"
+    env_file.parent.mkdir()
+    # a host whose inventory declares no environment: its file is someone else's
+    other_file = tmp_path / "etc" / "other.env"
+    other_file.write_text(
+        "# theirs\nexport AWS_REGION=eu-west-1\nMLFLOW_HTTP_REQUEST_MAX_RETRIES=2\n")
+    (tmp_path / "inv").mkdir()
+    (tmp_path / "inv" / "hosts.yml").write_text(f"""\
+all:
+  hosts:
+    local:
+      ansible_connection: local
+      ansible_python_interpreter: {sys.executable}
+      mlflow_env_file: {env_file}
+      mlflow_env:
+        MLFLOW_HTTP_REQUEST_TIMEOUT: "120"
+        MLFLOW_S3_ENDPOINT_URL: 'http://s3 "local" \\ x'
+        MLFLOW_ENABLE_ASYNC_LOGGING: true
+    other:
+      ansible_connection: local
+      ansible_python_interpreter: {sys.executable}
+      mlflow_env_file: {other_file}
+""")
+    (tmp_path / "p.yaml").write_text(
+        "apiVersion: mlflow-policy/v1\nkind: Policy\nmetadata: {name: p}\n"
+        "spec:\n  rules:\n    - id: retries\n"
+        "      assert: {env.MLFLOW_HTTP_REQUEST_MAX_RETRIES: {required: true}}\n"
+        "      remediation: {set: {env.MLFLOW_HTTP_REQUEST_MAX_RETRIES: '7'}}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["remediate", "-i", "inv", "-p", "p.yaml", "--out", "out"]) == 1
+    capsys.readouterr()
+    expected = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "120", "MLFLOW_ENABLE_ASYNC_LOGGING": "true",
+                "MLFLOW_S3_ENDPOINT_URL": 'http://s3 "local" \\ x',
+                "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "7"}
+    for run in (1, 2):
+        done = subprocess.run(
+            [_tool("ansible-playbook"), "-i", str(tmp_path / "inv"), "playbook.yml"],
+            cwd=tmp_path / "out", capture_output=True, text=True, env=_env(), timeout=300,
+            check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        recap = done.stdout[done.stdout.index("PLAY RECAP"):]
+        assert recap.count(f"changed={1 if run == 1 else 0} ") == 2, done.stdout
+        text = env_file.read_text()
+        assert parse_env_file(text) == expected
+        assert dict(dotenv_values(env_file)) == expected
+        assert env_file.stat().st_mode & 0o777 == 0o600
+        assert other_file.read_text() == ("# theirs\nexport AWS_REGION=eu-west-1\n"
+                                          'MLFLOW_HTTP_REQUEST_MAX_RETRIES="7"\n')

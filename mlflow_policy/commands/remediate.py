@@ -99,13 +99,17 @@ def run(args: argparse.Namespace) -> int:
 
     _validate(args)
     config, root = common.run_config(args)
+    inventories = _inventory_paths(args, config, root)
+    out = args.out if args.out.is_absolute() else root / args.out
+    for path in inventories.values():
+        if path.is_dir() and out.resolve().is_relative_to(path):
+            raise UsageError(f"--out {args.out}: inside the inventory directory {path}; "
+                             "Ansible would read the rendered files as inventory sources")
     result = check_cmd.evaluate_tree(args, config, root)
     if result.internal_errors:
         check_cmd._write_tracebacks(result)
         return 3
-    inventories = _inventory_paths(args, config, root)
     the_plan = make_plan(result, config.mapping_for, inventories)
-    out = args.out if args.out.is_absolute() else root / args.out
     mappings = {name: config.mapping_for(name) for name in result.inventories}
     rendered = render(the_plan, out, root, mappings, source=_source_text(args, result))
     edits = _inventory_edits(args, config, root, the_plan) if (args.write or args.diff) \
@@ -132,10 +136,28 @@ def _source_text(args: argparse.Namespace, result: Result) -> str:
 
 def _inventory_edits(args: argparse.Namespace, config: RunConfig, root: Path,
                      the_plan: Plan) -> list[str]:
-    """``--diff`` / ``--write``: edit the inventory's own files (remediate/inventory_edit)."""
-    raise UsageError("--write and --diff are not available yet in this build (the "
-                     "inventory editor is not merged); edit the inventory from the patches "
-                     "under --out")
+    """``--diff`` / ``--write``: edit the inventory's own files (remediate/inventory_edit)
+    so that they hold the plan's changes; returns the lines to show (the diff, the notes,
+    what was written), secrets masked."""
+    from mlflow_policy.facts.declared import resolve_all
+    from mlflow_policy.remediate.inventory_edit import plan_edits
+    from mlflow_policy.secrets import mask_text
+
+    if getattr(args, "facts", None) is not None and not args.inventory:
+        raise UsageError("--write and --diff edit inventories: name them with -i")
+    if not the_plan.changes:
+        return ["inventory: nothing to change"]
+    source = common.inventory_source(args, config, root)
+    resolved = resolve_all(source.paths, config, root=root, vault_secrets=source.vault_secrets)
+    edits = plan_edits(the_plan.changes, resolved, root=root)
+    lines: list[str] = []
+    if args.diff:
+        lines.extend(mask_text(edits.diff()).splitlines())
+    lines.extend(f"note: {mask_text(n)}" for n in edits.notes)
+    if args.write:
+        edits.write()
+        lines.extend(f"written: {edits.display(p)}" for p in sorted(edits.files))
+    return lines
 
 
 def _apply(args: argparse.Namespace, config: RunConfig, root: Path, rendered: Rendered,
@@ -205,7 +227,9 @@ def _summary(args: argparse.Namespace, the_plan: Plan, rendered: Rendered,
     for h in the_plan.hosts:
         facts = ", ".join(sorted(h.desired))
         lines.append(f"  {h.facts.inventory}/{h.facts.host}: {facts}")
-    lines.append(f"written under {rendered.out}: " + ", ".join(str(f) for f in rendered.files))
+    lines.append(f"written under {rendered.out}: {len(rendered.files)} files; see "
+                 f"{rendered.out / 'REPORT.md'}"
+                 + (f" and {rendered.playbook}" if rendered.playbook else ""))
     if edits:
         lines.extend(edits)
     from mlflow_policy.display import escape_controls

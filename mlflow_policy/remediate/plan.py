@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflow_policy.core import HostFacts, Unsafe, VaultedValue
+from mlflow_policy.dotted import strings
 from mlflow_policy.findings import DRIFT, Finding, Result
 from mlflow_policy.remediate.change import HostvarChange
 from mlflow_policy.remediate.values import UnsafeValue, check
@@ -132,10 +133,37 @@ def _shown(value: Any, fact: str, host: HostFacts) -> str:
     return mask_text(repr(mask(value, fact, host)))
 
 
-def _peer(rule: LoadedRule, host: HostFacts, hosts: Sequence[HostFacts]) -> HostFacts | None:
-    """The host a peer rule compared ``host`` with (the same choice as rules/peer.py)."""
+def _peer_index(rule: LoadedRule, hosts: Sequence[HostFacts]) -> dict[str, list[HostFacts]]:
+    """A peer rule's targets by normalised address (as rules/peer.py indexes them)."""
     from mlflow_policy.facts.lookup import lookup
     from mlflow_policy.policy.selectors import selects
+    from mlflow_policy.rules.peer import normalise_url
+
+    spec = rule.rule.peer
+    index: dict[str, list[HostFacts]] = {}
+    if spec is None:
+        return index
+    for target in hosts:
+        if not selects(spec.target.match, target):
+            continue
+        seen: set[str] = set()
+        for key in spec.target.keys:
+            got = lookup(target, key)
+            if not got.present:
+                continue
+            for value in got.value if isinstance(got.value, list) else [got.value]:
+                url = normalise_url(value)
+                if url is not None and url not in seen:
+                    seen.add(url)
+                    index.setdefault(url, []).append(target)
+    return index
+
+
+def _peer(rule: LoadedRule, host: HostFacts, index: Mapping[str, list[HostFacts]]
+          ) -> HostFacts | None:
+    """The host a peer rule compared ``host`` with: the same choice as rules/peer.py (a
+    target in the host's own inventory first, else the first one)."""
+    from mlflow_policy.facts.lookup import lookup
     from mlflow_policy.rules.peer import normalise_url
 
     spec = rule.rule.peer
@@ -143,18 +171,7 @@ def _peer(rule: LoadedRule, host: HostFacts, hosts: Sequence[HostFacts]) -> Host
         return None
     via = lookup(host, spec.via)
     want = normalise_url(via.value) if via.present else None
-    if want is None:
-        return None
-    found: list[HostFacts] = []
-    for target in hosts:
-        if not selects(spec.target.match, target):
-            continue
-        for key in spec.target.keys:
-            got = lookup(target, key)
-            values = got.value if isinstance(got.value, list) else [got.value]
-            if got.present and any(normalise_url(v) == want for v in values):
-                found.append(target)
-                break
+    found = index.get(want or "", [])
     return next((t for t in found if t.inventory == host.inventory), None) or \
         next(iter(found), None)
 
@@ -176,6 +193,7 @@ class _Planner:
         self.drift: dict[tuple[str, str, str], tuple[Any, str]] = {}
         self.needs: list[NeedsHuman] = []
         self.remediated: list[Finding] = []
+        self.peer_indexes: dict[str, dict[str, list[HostFacts]]] = {}
 
     def hostvar(self, host: HostFacts, fact: str) -> tuple[str, ...] | None:
         from mlflow_policy.facts.views import FactPaths
@@ -222,8 +240,13 @@ class _Planner:
         assert remediation.set
         context: dict[str, Any] = dict(host.facts)
         context.update(loaded.template_context)
+        peer: HostFacts | None = None
         if loaded.rule.peer is not None:
-            peer = _peer(loaded, host, self.result.hosts)
+            index = self.peer_indexes.get(loaded.full_id)
+            if index is None:
+                index = self.peer_indexes[loaded.full_id] = _peer_index(loaded,
+                                                                        self.result.hosts)
+            peer = _peer(loaded, host, index)
             if peer is None:
                 hint = remediation.hint
                 self.human(NOT_RENDERED, f, f"{f.message}; the values to set read the peer, "
@@ -242,10 +265,14 @@ class _Planner:
                 self.human(NOT_RENDERED, f, f"{fact}: {exc.message}", fact=fact)
                 continue
             if isinstance(value, VaultedValue) or reveals_secret(value, host) or (
-                    "peer" in context and isinstance(context["peer"], Mapping)
-                    and _peer_reveals(value, self.result, context)):
+                    peer is not None and reveals_secret(value, peer)):
                 self.human(SECRET, f, f"{fact}: the value is derived from a secret or vaulted "
                            "value; it is never written in clear (vault it by hand)", fact=fact)
+                continue
+            if any(mask_text(text) != text for text in strings(value)):
+                self.human(SECRET, f, f"{fact}: the value holds a credential (a password in "
+                           "a URI, a token field); it is never written in clear (vault it by "
+                           "hand)", fact=fact)
                 continue
             if is_secret_path(fact) or (host.vaulted_paths and fact in host.vaulted_paths):
                 self.human(SECRET, f, f"{fact} holds a secret (vaulted or secret by name): a "
@@ -327,7 +354,7 @@ class _Planner:
             plan = self.hosts[(inv, name)]
             if fact in plan.desired:
                 continue  # a rule sets a new declared value: the host goes there instead
-            if any(k[:3] == (inv, name, fact) for k in self.proposals):
+            if (inv, name, fact) in self.proposals:
                 continue  # conflicting rules on the fact: reported above, not guessed
             plan.desired[fact] = Desired(fact, value, (rule,), None,
                                          "absent" if value is _ABSENT else
@@ -381,14 +408,6 @@ class _Absent:
 
 _ABSENT: Any = _Absent()
 ABSENT = _ABSENT  # a drifted env variable the host has and the inventory does not
-
-
-def _peer_reveals(value: Any, result: Result, context: Mapping[str, Any]) -> bool:
-    peer_doc = context["peer"]
-    for h in result.hosts:
-        if h.facts is peer_doc:
-            return reveals_secret(value, h)
-    return False
 
 
 def plan(result: Result, mapping_for: Callable[[str], Mapping[str, str]],
