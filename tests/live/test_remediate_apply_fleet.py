@@ -6,8 +6,8 @@ none of the remediated findings. Nothing else on the hosts changes, the fleet's 
 environments are never touched, and no secret appears in any output.
 
 The hosts ride on the session fleet's sshd daemons (tests/fleet), with roots of their own
-here: each host's MLflow environment is a copy of a cached one (``cp -a``, plus pip, which
-the cached ones lack and the playbook's pip task needs), so the apply writes only into this
+here: each host's MLflow environment is a copy of a cached one (``cp -a``; with pip, which
+the playbook's pip task runs as ``python -m pip``), so the apply writes only into this
 test's directory. Timings of each step go to stderr (``pytest -s``).
 """
 
@@ -72,9 +72,11 @@ def snapshot(root: Path, skip: set[Path]) -> dict[str, tuple[int, ...]]:
 
 
 def cache_state(venv: Path) -> dict[str, int]:
-    """A cached environment's installed distributions and their metadata's mtimes."""
+    """A cached environment's scripts and installed packages, with their mtimes (an
+    install or uninstall adds, removes or replaces entries there)."""
     site = next((venv / "lib").glob("python3*/site-packages"))
-    return {p.name: p.stat().st_mtime_ns for p in site.iterdir()}
+    return {str(p.relative_to(venv)): p.lstat().st_mtime_ns
+            for d in (site, venv / "bin", venv) for p in d.iterdir()}
 
 
 def version(python: Path) -> str:
@@ -101,6 +103,7 @@ def flow(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     tracking = f"http://127.0.0.1:{fleet.server_port}"
     cached = {"app-behind": venvs.ensure(venvs.SKINNY_BEHIND),
               "app-envdrift": venvs.ensure(venvs.SKINNY_CURRENT)}
+    cache_before = {n: cache_state(v) for n, v in cached.items()}  # before any copy
     declared = {"app-behind": {"MLFLOW_TRACKING_URI": tracking, "MLFLOW_TRACKING_TOKEN": TOKEN},
                 "app-envdrift": {"MLFLOW_TRACKING_URI": tracking,
                                  "MLFLOW_TRACKING_PASSWORD": PASSWORD}}
@@ -116,9 +119,11 @@ def flow(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
         # the host's own environment: the apply must never write into the fleet's cache
         subprocess.run(["cp", "-a", str(cached[name]), str(venv)], check=True, timeout=600)
         (venv / ".complete").unlink(missing_ok=True)  # the cache's marker, not this copy's
-        subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"),
-                        "install", "-q", "--disable-pip-version-check", "pip"],
-                       check=True, capture_output=True, timeout=900)
+        if not (venv / "bin" / "pip").exists():  # the playbook's pip task runs python -m pip
+            subprocess.run([sys.executable, "-m", "pip", "--python",
+                            str(venv / "bin" / "python"), "install", "-q",
+                            "--disable-pip-version-check", "pip"],
+                           check=True, capture_output=True, timeout=900)
         env_file = root / "etc" / "default" / "mlflow"
         env_file.parent.mkdir(parents=True)
         _write_env(env_file, on_host[name])
@@ -136,7 +141,7 @@ def flow(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     inventory.mkdir()
     (inventory / "hosts.yml").write_text(json.dumps(
         {"all": {"vars": fleet_vars, "children": {"clients": {"hosts": hosts}}}}, indent=2))
-    timings["hosts set up (2 environment copies + pip)"] = time.monotonic() - t0
+    timings["hosts set up (2 environment copies)"] = time.monotonic() - t0
 
     saved = dict(os.environ)
     for name in list(os.environ):
@@ -154,7 +159,7 @@ def flow(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     inv, knobs = str(inventory), ["--timeout", str(GATHER_TIMEOUT)]
     skip = {p for n in HOSTS for p in (env_files[n], roots[n] / "opt" / "mlflow" / "venv")}
     out: dict[str, Any] = {"std": [], "timings": timings, "env_files": env_files,
-                           "cache_before": {n: cache_state(v) for n, v in cached.items()},
+                           "cache_before": cache_before,
                            "versions_before": {n: version(p) for n, p in pythons.items()},
                            "env_before": {n: f.read_text() for n, f in env_files.items()},
                            "roots_before": {n: snapshot(r, skip) for n, r in roots.items()}}

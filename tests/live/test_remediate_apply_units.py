@@ -3,7 +3,7 @@ hosts reached with ``ansible_connection: local`` (each host's "root" a directory
 tmp_path), driving a stand-in playbook (tests/fixtures/apply/standin/): check mode with
 the diff first, the real run only with --yes or a confirmation, the per-host recap, a
 second run that changes nothing, failures that make the run fail, and no secret in
-anything shown.
+anything shown. (No terminal, and a "no" on one: test_remediate_apply_cli.py.)
 The pure parts (recap from stats, diffs, masking) are tested on recorded event data.
 """
 
@@ -138,30 +138,6 @@ def test_check_diff_then_apply_then_nothing_to_change(site: dict[str, Any]) -> N
         assert DB_PASSWORD not in text
     # runner's private directory is gone (it held the environment and every result)
     assert list(site["temp"].iterdir()) == []
-
-
-def test_without_a_terminal_or_yes_only_the_check_runs(site: dict[str, Any]) -> None:
-    before = site["env_file"]["drifted"].read_bytes()
-    asked: list[str] = []
-    outcome, shown = _apply(site, is_terminal=lambda: False,
-                            confirm=lambda p: asked.append(p) or True)
-    assert outcome.stopped == "no-terminal"
-    assert outcome.real_run is None
-    assert outcome.exit_code == 2
-    assert asked == []  # never asked where nobody can answer
-    assert "pass --yes" in shown
-    assert "drifted: would change" in shown
-    assert site["env_file"]["drifted"].read_bytes() == before
-    assert json.loads(json.dumps(outcome.to_json()))["applied"] is False
-
-
-def test_declined_on_a_terminal(site: dict[str, Any]) -> None:
-    before = site["env_file"]["drifted"].read_bytes()
-    declined, shown = _apply(site, is_terminal=lambda: True, confirm=lambda p: False)
-    assert declined.stopped == "declined"
-    assert declined.exit_code == 1
-    assert "not applied: declined" in shown
-    assert site["env_file"]["drifted"].read_bytes() == before
 
 
 def test_a_host_failing_in_the_real_run_fails_the_apply(site: dict[str, Any]) -> None:
