@@ -149,6 +149,7 @@ class ApplyOutcome:
     hosts: tuple[str, ...]  # the remediated hosts (the playbook's targets)
     recheck: Result | None = None
     remaining: tuple[Finding, ...] = ()
+    recheck_error: str | None = None  # the re-check could not run: nothing is known
 
     @property
     def exit_code(self) -> int:
@@ -162,6 +163,8 @@ class ApplyOutcome:
         if self.stopped is not None or self.real_run is None:
             return 1
         if self.real_run.bad_hosts or self.real_run.status != "successful":
+            return 1
+        if self.recheck_error is not None:
             return 1
         return 1 if self.remaining else 0
 
@@ -177,6 +180,8 @@ class ApplyOutcome:
             "run": self.real_run.to_json() if self.real_run is not None else None,
             "recheck": None,
         }
+        if self.recheck_error is not None:
+            out["recheck"] = {"hosts": list(self.hosts), "error": self.recheck_error}
         if self.recheck is not None:
             out["recheck"] = {
                 "hosts": list(self.hosts),
@@ -578,9 +583,7 @@ def apply(playbook: Path, inventories: Sequence[str | Path], hosts: Sequence[str
     if not targets:
         return ApplyOutcome(PlaybookRun(True, "successful", 0, {}, (), (), ()), None,
                             "nothing-to-do", targets)
-    if opts.limit is None:
-        opts = _limited(opts, targets)
-
+    # no --limit of our own: the play names its hosts (and a host name is a pattern there)
     print("== check mode (--check --diff): what the playbook would change", file=out)
     run = runner or run_playbook
     checked = run(playbook, inventories, check=True, options=opts, expected=targets,
@@ -615,18 +618,18 @@ def apply(playbook: Path, inventories: Sequence[str | Path], hosts: Sequence[str
         return ApplyOutcome(checked, real, None, targets)
     from mlflow_policy.findings import UNREACHABLE
 
-    result = recheck(targets)
+    try:
+        result = recheck(targets)
+    except PolicyError as exc:  # the hosts are changed all the same: say so, exit 1
+        from mlflow_policy.secrets import mask_text
+
+        return ApplyOutcome(checked, real, None, targets,
+                            recheck_error=redact(mask_text(str(exc))))
     # a remediated host the re-check could not reach is not known to be fixed
     remaining = tuple(f for f in result.findings if not f.waived and (
         (covered is not None and covered(f))
         or (f.rule == UNREACHABLE and f.host in targets)))
     return ApplyOutcome(checked, real, None, targets, result, remaining)
-
-
-def _limited(opts: ApplyOptions, hosts: Sequence[str]) -> ApplyOptions:
-    from dataclasses import replace
-
-    return replace(opts, limit=",".join(hosts))
 
 
 def render_run(run: PlaybookRun, *, diffs: bool = True) -> Iterator[str]:
@@ -660,12 +663,17 @@ def render_outcome(outcome: ApplyOutcome) -> Iterator[str]:
     from mlflow_policy.display import escape_controls
 
     real = outcome.real_run
+    if outcome.stopped == "nothing-to-do":
+        yield "apply: nothing to apply (no host needs the playbook)"
     if real is not None and real.bad_hosts:
         yield escape_controls(
             f"apply failed on {', '.join(real.bad_hosts)}: those hosts are not remediated "
             "(see the errors above)")
     elif real is not None and real.status != "successful":
         yield f"apply: ansible-playbook ended {real.status} (rc {real.rc})"
+    if outcome.recheck_error is not None:
+        yield escape_controls(f"re-check (live) failed: {outcome.recheck_error}; whether the "
+                              "remediated findings remain is not known")
     if outcome.recheck is None:
         return
     if not outcome.remaining:

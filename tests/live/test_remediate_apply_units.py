@@ -231,12 +231,29 @@ def test_recheck_decides_the_exit_code(tmp_path: Path) -> None:
     assert go(Finding(rule=UNREACHABLE, severity="error", message="x", host="z")).exit_code == 0
 
 
+def test_a_recheck_that_cannot_run_is_not_a_success(tmp_path: Path) -> None:
+    from mlflow_policy.errors import PolicyError
+
+    def broken(hosts: Any) -> Any:
+        raise PolicyError(f"ansible-playbook failed: password={TOKEN}")
+
+    outcome = ap.apply(tmp_path / "playbook.yml", [tmp_path], ["a"], yes=True,
+                       recheck=broken, show=io.StringIO(), runner=_recorded(1))
+    assert outcome.real_run is not None
+    assert outcome.exit_code == 1
+    text = "\n".join(ap.render_outcome(outcome)) + json.dumps(outcome.to_json())
+    assert "re-check (live) failed" in text
+    assert TOKEN not in text
+
+
 def test_nothing_to_remediate_runs_nothing(tmp_path: Path) -> None:
     def never(*a: Any, **k: Any) -> ap.PlaybookRun:
         raise AssertionError("ran")
     outcome = ap.apply(tmp_path / "p.yml", [tmp_path], [], yes=True, runner=never)
     assert outcome.stopped == "nothing-to-do"
     assert outcome.exit_code == 0
+    assert list(ap.render_outcome(outcome)) == [
+        "apply: nothing to apply (no host needs the playbook)"]
 
 
 # --- pure parts, on recorded event data ---------------------------------------------------
