@@ -237,7 +237,7 @@ def keep_event(seen: Seen, event: Mapping[str, Any]) -> None:
     data = event.get("event_data") or {}
     if name in TERMINAL:
         res = data.get("res") or {}
-        kept = {k: res[k] for k in _KEPT if k in res} if isinstance(res, Mapping) else {}
+        kept = _kept(res) if isinstance(res, Mapping) else {}
         seen.events.append((name, str(data.get("host")), str(data.get("task") or ""),
                             kept, bool(data.get("ignore_errors"))))
     elif name == "playbook_on_stats":
@@ -248,6 +248,13 @@ def keep_event(seen: Seen, event: Mapping[str, Any]) -> None:
         text = str(event.get("stdout") or "").strip()
         if text and len(seen.messages) < 50:
             seen.messages.append(text)
+
+
+def _kept(res: Mapping[str, Any]) -> dict[str, Any]:
+    kept = {k: res[k] for k in _KEPT if k in res}
+    if isinstance(kept.get("results"), list):  # a loop's items: the same keys of each
+        kept["results"] = [_kept(i) for i in kept["results"] if isinstance(i, Mapping)]
+    return kept
 
 
 def recap(stats: Mapping[str, Mapping[str, int]] | None,
@@ -370,12 +377,11 @@ def _recap_from_events(seen: Seen, expected: list[str]) -> dict[str, HostRecap]:
             c["changed"] = c.get("changed", 0) + 1
     out = {}
     for host, c in sorted(counts.items()):
-        done = c.get("failed", 0) or c.get("unreachable", 0)
-        # a host without a failure whose run did not end: not done, so failed
-        out[host] = HostRecap(ok=c.get("ok", 0), changed=c.get("changed", 0),
-                              failed=c.get("failed", 0) or (0 if done else 1),
-                              unreachable=c.get("unreachable", 0),
-                              skipped=c.get("skipped", 0))
+        failed = c.get("failed", 0)
+        if not failed and not c.get("unreachable"):
+            failed = 1  # its run did not end: not known to be remediated
+        out[host] = HostRecap(ok=c.get("ok", 0), changed=c.get("changed", 0), failed=failed,
+                              unreachable=c.get("unreachable", 0), skipped=c.get("skipped", 0))
     return out
 
 

@@ -282,6 +282,26 @@ def test_unreachable_event_and_stats() -> None:
     assert "stdout" not in seen.events[0][3]  # module output is not kept
 
 
+def test_loop_items_and_ignored_failures() -> None:
+    seen = ap.Seen()
+    ap.keep_event(seen, {"event": "runner_on_ok", "event_data": {
+        "host": "h", "task": "Loop", "res": {"changed": True, "results": [
+            {"changed": True, "diff": {"before": "A=1\n", "after": "A=2\n"},
+             "stdout": "long module output"},
+            {"changed": False, "stdout": "more"}]}}})
+    ap.keep_event(seen, {"event": "runner_on_failed", "event_data": {
+        "host": "h", "task": "Tolerated", "ignore_errors": True, "res": {"msg": "no"}}})
+    ap.keep_event(seen, {"event": "playbook_on_stats", "event_data": {
+        "ok": {"h": 2}, "changed": {"h": 1}, "failures": {}, "dark": {}, "skipped": {}}})
+    run = ap.playbook_run(seen, check=True, status="successful", rc=0, expected=["h"],
+                          redact=ap.Redactor())
+    assert [c.task for c in run.changes] == ["Loop"]
+    assert "-A=1" in run.changes[0].diff
+    assert run.errors == ()
+    assert run.bad_hosts == []
+    assert "long module output" not in repr(seen.events)
+
+
 def test_a_run_cut_short_counts_unfinished_hosts_as_failed() -> None:
     seen = ap.Seen()
     ap.keep_event(seen, {"event": "runner_on_ok", "event_data": {
