@@ -256,6 +256,69 @@ def test_nothing_to_remediate_runs_nothing(tmp_path: Path) -> None:
         "apply: nothing to apply (no host needs the playbook)"]
 
 
+SIGINT_SCRIPT = """
+import sys, tempfile
+from pathlib import Path
+tempfile.tempdir = sys.argv[3]
+from mlflow_policy.remediate.apply import run_playbook
+try:
+    run_playbook(Path(sys.argv[1]), [sys.argv[2]], check=False, expected=["drifted"])
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+print("finished", flush=True)
+"""
+
+
+def _marked() -> list[int]:
+    """Processes of the slow playbook's task (``sleep 283``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes() == b"sleep\x00283\x00":
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_ctrl_c_stops_the_run_and_removes_the_private_directory(site: dict[str, Any]) -> None:
+    """A real SIGINT while a task runs: Ansible and the task are stopped, the private
+    directory (the environment and results runner wrote) is gone."""
+    import signal
+    import subprocess
+    import time
+
+    inventory = site["tmp"] / "one.yml"
+    inventory.write_text(json.dumps({"all": {"hosts": {"drifted": site["hosts"]["drifted"]}}}))
+    playbook = site["playbook"].with_name("slow.yml")
+    assert _marked() == [], "a sleep 283 from elsewhere: the test cannot tell its own"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SIGINT_SCRIPT, str(playbook), str(inventory),
+         str(site["temp"])], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None and not _marked():
+            time.sleep(0.2)
+        assert _marked(), "the task never started"
+        prefix = "mlflow-policy-apply-"
+        assert [p.name[:len(prefix)] for p in site["temp"].iterdir()] == [prefix]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+    assert "interrupted" in out, err
+    assert proc.returncode == 130
+    assert list(site["temp"].iterdir()) == []
+    deadline = time.monotonic() + 10
+    while _marked() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _marked() == []
+
+
 # --- pure parts, on recorded event data ---------------------------------------------------
 
 def test_recap_from_stats_names_unreached_hosts() -> None:
