@@ -682,13 +682,16 @@ def render_outcome(outcome: ApplyOutcome) -> Iterator[str]:
                               "remediated findings remain is not known")
     if outcome.recheck is None:
         return
+    others = len(outcome.recheck.findings) - len(outcome.remaining)
+    other = (f" ({others} other finding{'s' if others != 1 else ''} on these hosts: "
+             "check --live lists them)") if others else ""
     if not outcome.remaining:
         yield (f"re-check (live, {len(outcome.hosts)} host"
                f"{'s' if len(outcome.hosts) != 1 else ''}): none of the remediated "
-               "findings remain")
+               f"findings remain{other}")
         return
     yield (f"re-check (live): {len(outcome.remaining)} remediated finding"
-           f"{'s' if len(outcome.remaining) != 1 else ''} remain:")
+           f"{'s' if len(outcome.remaining) != 1 else ''} remain{other}:")
     for f in outcome.remaining:
         fact = f" {f.fact}" if f.fact else ""
         yield escape_controls(f"  {f.host}: {f.rule}{fact}: {f.message}")

@@ -213,7 +213,8 @@ def test_recheck_decides_the_exit_code(tmp_path: Path) -> None:
     assert seen_hosts == [("a", "b")]
     assert outcome.remaining == (left,)
     assert outcome.exit_code == 1
-    assert "1 remediated finding remain" in "\n".join(ap.render_outcome(outcome))
+    assert "1 remediated finding remain (1 other finding on these hosts" in "\n".join(
+        ap.render_outcome(outcome))
     assert outcome.to_json()["recheck"]["other_findings"] == 1
 
     fixed = go(other)
