@@ -63,9 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--format", choices=("text", "json"), default="text",
                      help="summary on stdout (default text)")
     parser.epilog = (
-        "exit codes: 0 nothing to fix; 1 fixes rendered (findings exist) or something needs "
-        "a human (see REPORT.md); 2 bad input; 3 internal error.\n"
-        "Templates come from the package's templates/; a templates/ directory in the "
+        "exit codes: 0 nothing to fix; 1 fixes rendered (findings exist) or something\n"
+        "needs a human (see REPORT.md); 2 bad input; 3 internal error.\n"
+        "Templates come from the package's templates/; a templates/ directory in the\n"
         "current directory overrides them file by file.")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
 

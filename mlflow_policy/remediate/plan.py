@@ -233,7 +233,12 @@ class _Planner:
         self.set_values(f, host, loaded)
 
     def set_values(self, f: Finding, host: HostFacts, loaded: LoadedRule) -> None:
-        from mlflow_policy.policy.templating import TemplateProblem, has_template, render
+        from mlflow_policy.policy.templating import (
+            TemplateProblem,
+            has_template,
+            referenced_names,
+            render,
+        )
 
         remediation = loaded.rule.remediation
         assert remediation is not None
@@ -241,7 +246,8 @@ class _Planner:
         context: dict[str, Any] = dict(host.facts)
         context.update(loaded.template_context)
         peer: HostFacts | None = None
-        if loaded.rule.peer is not None:
+        reads = referenced_names(list(remediation.set.values()))
+        if loaded.rule.peer is not None and (reads is None or "peer" in reads):
             index = self.peer_indexes.get(loaded.full_id)
             if index is None:
                 index = self.peer_indexes[loaded.full_id] = _peer_index(loaded,
