@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,8 +117,11 @@ def run(args: argparse.Namespace) -> int:
     # --apply plugs in here: it runs rendered.playbook (remediate/apply.py)
     applied: dict[str, Any] | None = None
     if args.apply:
-        applied = _apply(args, config, root, rendered, the_plan)
+        applied, code = _apply(args, config, root, rendered, the_plan)
     _summary(args, the_plan, rendered, edits, applied)
+    if args.apply:
+        # the apply's own code; what needs a human is not done, so not a success either
+        return 1 if code == 0 and rendered.needs_human else code
     if the_plan.hosts or rendered.needs_human:
         return 1
     return 0
@@ -157,8 +161,34 @@ def _inventory_edits(args: argparse.Namespace, config: RunConfig, root: Path,
 
 
 def _apply(args: argparse.Namespace, config: RunConfig, root: Path, rendered: Rendered,
-           the_plan: Plan) -> dict[str, Any]:
-    raise UsageError("--apply is not available yet in this build")
+           the_plan: Plan) -> tuple[dict[str, Any], int]:
+    """``--apply``: the rendered playbook through ansible-runner (check mode with diff,
+    confirmation, the real run), then the remediated hosts checked again live. Its text
+    goes to stdout, or to stderr when stdout carries the JSON summary."""
+    from mlflow_policy.remediate import apply as ap
+
+    paths = list(_inventory_paths(args, config, root).values())
+    if not paths:
+        raise UsageError("--apply runs the playbook over the inventories: pass -i")
+    show = sys.stderr if args.format == "json" else sys.stdout
+    hosts = ap.playbook_hosts(rendered.playbook) if rendered.playbook is not None else []
+    covered = ap.covers([(f.host or "", f.rule, f.fact) for f in the_plan.remediated
+                         if f.host in hosts])
+    secrets = [s for h in the_plan.all_hosts or tuple(p.facts for p in the_plan.hosts)
+               for s in ap.host_secrets(h)]
+
+    def recheck(targets: Sequence[str]) -> Result:
+        again = argparse.Namespace(**vars(args))
+        again.facts, again.live, again.limit = None, True, ",".join(targets)
+        return check_cmd.evaluate_tree(again, config, root)
+
+    outcome = ap.apply(
+        rendered.playbook or root / "playbook.yml", paths, hosts,
+        options=ap.ApplyOptions(forks=args.forks, timeout=args.timeout),
+        yes=args.yes, recheck=recheck, covered=covered, secrets=secrets, show=show)
+    for line in ap.render_outcome(outcome):
+        print(line, file=show)
+    return outcome.to_json(), outcome.exit_code
 
 
 def _summary(args: argparse.Namespace, the_plan: Plan, rendered: Rendered,
