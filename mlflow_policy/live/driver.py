@@ -7,7 +7,8 @@ never its fact cache. Everything runner writes (the full environment in
 temporary directory that is removed when the run ends: normally, on error, and on Ctrl-C
 (the run is cancelled first, so Ansible's processes are gone before the directory is).
 
-ansible-runner and Ansible are imported only here, inside :func:`gather`.
+ansible-runner and Ansible are imported only here, inside :func:`run_private` (which
+``remediate --apply`` runs its playbook through too).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,15 +82,39 @@ def env_names() -> list[str]:
                   if not n.startswith(("MLFLOW_", "_")))
 
 
-def _ansible_playbook() -> str:
+def ansible_playbook(error: type[PolicyError] = LiveError, needs: str = "live mode") -> str:
+    """The ansible-playbook to run (on PATH, else beside our interpreter); ``error`` with
+    ``needs`` naming the feature when there is none."""
     found = shutil.which("ansible-playbook")
     if found:
         return found
     beside = Path(sys.executable).parent / "ansible-playbook"
     if beside.exists():
         return str(beside)
-    raise LiveError("ansible-playbook is not installed: live mode needs Ansible "
-                    "(pip install 'mlflow-policy[live]')")
+    raise error(f"ansible-playbook is not installed: {needs} needs Ansible "
+                "(pip install 'mlflow-policy[live]')")
+
+
+def inventory_paths(inventories: Sequence[str | Path],
+                    error: type[PolicyError] = LiveError) -> list[str]:
+    """The inventories as absolute paths for runner, each checked to exist: runner writes a
+    string that is not an existing path as INI text."""
+    paths = []
+    for inv in inventories:
+        p = Path(inv)
+        if not p.exists():
+            raise error(f"inventory not found: {inv}")
+        paths.append(str(p.resolve()))
+    return paths
+
+
+def require_runner(error: type[PolicyError] = LiveError) -> None:
+    """ansible-runner is importable (imported here, never at module level)."""
+    try:
+        import ansible_runner  # noqa: F401
+    except ImportError as exc:
+        raise error("ansible-runner is not installed: pip install "
+                    "'mlflow-policy[live]'") from exc
 
 
 def _config_file(cwd: Path) -> Path | None:
@@ -109,7 +134,7 @@ def _config_file(cwd: Path) -> Path | None:
     return None
 
 
-def _ansible_settings(cwd: Path) -> dict[str, str]:
+def ansible_settings(cwd: Path) -> dict[str, str]:
     """ANSIBLE_CONFIG and ANSIBLE_HOST_KEY_CHECKING as the user's own ansible-playbook run
     from ``cwd`` would have them: runner runs Ansible elsewhere (so it would not find a
     ./ansible.cfg) and forces host key checking off unless told (we do not). Read without
@@ -142,19 +167,9 @@ def gather(inventories: Sequence[str | Path], options: LiveOptions | None = None
     opts = options or LiveOptions()
     if opts.forks < 1 or opts.timeout < 1:
         raise LiveError("--forks and --timeout must be at least 1")
-    paths = []
-    for inv in inventories:
-        p = Path(inv)
-        # runner writes a string that is not an existing path as INI text: check first
-        if not p.exists():
-            raise LiveError(f"inventory not found: {inv}")
-        paths.append(str(p.resolve()))
-    playbook = _ansible_playbook()
-    try:
-        import ansible_runner
-    except ImportError as exc:
-        raise LiveError("ansible-runner is not installed: pip install "
-                        "'mlflow-policy[live]'") from exc
+    paths = inventory_paths(inventories)
+    playbook = ansible_playbook()
+    require_runner()
 
     expected = sorted(set(expected_hosts or ()))
     bar = progress if progress is not None else Progress(len(expected) or None)
@@ -182,15 +197,7 @@ def gather(inventories: Sequence[str | Path], options: LiveOptions | None = None
                 seen.messages.append(text)
         return False  # nothing written to job_events/: the data holds secrets
 
-    cancel = threading.Event()
-    envvars = {**_ansible_settings(Path.cwd()),
-               "ANSIBLE_TIMEOUT": str(max(1, opts.timeout - 1)),
-               "ANSIBLE_RETRY_FILES_ENABLED": "False",
-               "ANSIBLE_NOCOLOR": "1",
-               **opts.extra_env}
-    beside = str(Path(playbook).parent)
-    if beside not in os.environ.get("PATH", "").split(os.pathsep):
-        envvars["PATH"] = beside + os.pathsep + os.environ.get("PATH", "")
+    envvars = {"ANSIBLE_TIMEOUT": str(max(1, opts.timeout - 1)), **opts.extra_env}
     extravars = {
         "mlflow_policy_write_results": False,
         "mlflow_policy_withhold_secrets": False,
@@ -208,7 +215,37 @@ def gather(inventories: Sequence[str | Path], options: LiveOptions | None = None
     batches = max(1, -(-max(1, len(expected)) // opts.forks))
     backstop = batches * (opts.timeout + 5) + 60 if expected else None
 
-    pdd = Path(tempfile.mkdtemp(prefix="mlflow-policy-live-"))
+    try:
+        status, rc = run_private(
+            PLAYBOOK, paths, ansible_playbook=playbook, prefix="mlflow-policy-live-",
+            ident="gather", limit=opts.limit, forks=opts.forks, envvars=envvars,
+            extravars=extravars, on_event=on_event, timeout=backstop, tick=bar.tick)
+    finally:
+        bar.close()
+
+    return _results(seen, expected, status, rc, opts)
+
+
+def run_private(playbook: Path, inventories: list[str], *, ansible_playbook: str,
+                prefix: str, ident: str, limit: str | None, forks: int,
+                envvars: Mapping[str, str], on_event: Callable[[Mapping[str, Any]], bool],
+                timeout: int | None, tick: Callable[[], None] | None = None,
+                extravars: Mapping[str, Any] | None = None,
+                cmdline: str | None = None) -> tuple[Any, int | None]:
+    """One ansible-playbook run through ansible-runner in a private 0700 directory that is
+    removed afterwards, also on Ctrl-C (the run's artifacts hold the whole environment);
+    runner's (status, rc). ``envvars`` go over the user's own Ansible settings (their
+    ansible.cfg, host key checking). Gathering and ``remediate --apply`` both run here."""
+    import ansible_runner
+
+    cwd = Path.cwd()
+    env = {**ansible_settings(cwd), "ANSIBLE_RETRY_FILES_ENABLED": "False",
+           "ANSIBLE_NOCOLOR": "1", **envvars}
+    beside = str(Path(ansible_playbook).parent)
+    if beside not in os.environ.get("PATH", "").split(os.pathsep):
+        env["PATH"] = beside + os.pathsep + os.environ.get("PATH", "")
+    cancel = threading.Event()
+    pdd = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         pdd.chmod(0o700)
         (pdd / "env").mkdir(mode=0o700)
@@ -219,26 +256,28 @@ def gather(inventories: Sequence[str | Path], options: LiveOptions | None = None
              "pexpect_timeout": 1}))
         thread, runner = ansible_runner.run_async(
             private_data_dir=str(pdd),
-            playbook=str(PLAYBOOK),
+            playbook=str(playbook.resolve()),
             # Ansible runs in the user's directory (relative paths of their ansible.cfg and
             # inventory resolve as in their own runs); runner writes nothing there
-            project_dir=str(Path.cwd()),
-            inventory=paths,
-            limit=opts.limit,
-            forks=opts.forks,
-            extravars=extravars,
-            envvars=envvars,
+            project_dir=str(cwd),
+            inventory=inventories,
+            limit=limit,
+            forks=forks,
+            extravars=dict(extravars) if extravars is not None else None,
+            cmdline=cmdline,
+            envvars=env,
             quiet=True,
             suppress_env_files=True,
             event_handler=on_event,
             cancel_callback=cancel.is_set,
-            timeout=backstop,
-            ident="gather",
+            timeout=timeout,
+            ident=ident,
         )
         try:
             while thread.is_alive():
                 thread.join(0.2)
-                bar.tick()
+                if tick is not None:
+                    tick()
         except BaseException:
             # Ansible's workers run in sessions of their own (setsid): runner's SIGKILL of
             # ansible-playbook's group would orphan them. SIGINT lets ansible-playbook stop
@@ -248,12 +287,9 @@ def gather(inventories: Sequence[str | Path], options: LiveOptions | None = None
             thread.join(30)
             _kill(leftover)
             raise
-        status, rc = runner.status, runner.rc
+        return runner.status, runner.rc
     finally:
-        bar.close()
         shutil.rmtree(pdd, ignore_errors=True)
-
-    return _results(seen, expected, status, rc, opts)
 
 
 def proc_children() -> dict[int, list[int]]:

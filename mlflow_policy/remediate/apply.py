@@ -2,7 +2,7 @@
 
 First in check mode with ``--diff`` (the diff is shown, secrets masked), then for real only
 with ``--yes`` or after a y/N confirmation on a terminal; then a live re-check of the
-remediated hosts. The run itself goes the way live gathering goes (live/driver.py): the
+remediated hosts. The run itself is live gathering's (``live.driver.run_private``): the
 user's inventory handed to Ansible as it is, the user's ansible.cfg and host key checking,
 a private 0700 temporary directory for runner (its artifacts hold the whole environment and
 every task result) removed when the run ends, also on Ctrl-C, and an event handler that
@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import re
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -401,19 +398,9 @@ def run_playbook(playbook: Path, inventories: Sequence[str | Path], *, check: bo
         raise UsageError("--forks, --timeout and the task timeout must be at least 1")
     if not playbook.is_file():
         raise ApplyError(f"playbook not found: {playbook}")
-    paths = []
-    for inv in inventories:
-        p = Path(inv)
-        # runner writes a string that is not an existing path as INI text: check first
-        if not p.exists():
-            raise ApplyError(f"inventory not found: {inv}")
-        paths.append(str(p.resolve()))
-    ansible_playbook = _ansible_playbook()
-    try:
-        import ansible_runner
-    except ImportError as exc:
-        raise ApplyError("ansible-runner is not installed: pip install "
-                         "'mlflow-policy[live]'") from exc
+    paths = driver.inventory_paths(inventories, ApplyError)
+    ansible_playbook = driver.ansible_playbook(ApplyError, "--apply")
+    driver.require_runner(ApplyError)
     redact = redact or Redactor()
     expected = sorted(set(expected))
     seen = Seen()
@@ -424,72 +411,18 @@ def run_playbook(playbook: Path, inventories: Sequence[str | Path], *, check: bo
             keep_event(seen, event)
         return False  # nothing written to job_events/: results may hold secrets
 
-    cwd = Path.cwd()
-    envvars = {**driver._ansible_settings(cwd),
-               "ANSIBLE_TIMEOUT": str(opts.timeout),
-               "ANSIBLE_TASK_TIMEOUT": str(opts.task_timeout),
-               "ANSIBLE_RETRY_FILES_ENABLED": "False",
-               "ANSIBLE_NOCOLOR": "1",
-               **opts.extra_env}
-    beside = str(Path(ansible_playbook).parent)
-    if beside not in os.environ.get("PATH", "").split(os.pathsep):
-        envvars["PATH"] = beside + os.pathsep + os.environ.get("PATH", "")
+    envvars = {"ANSIBLE_TIMEOUT": str(opts.timeout),
+               "ANSIBLE_TASK_TIMEOUT": str(opts.task_timeout), **opts.extra_env}
     # the whole run's backstop: every batch of forks connects, then runs a few tasks
     batches = max(1, -(-max(1, len(expected)) // opts.forks))
     backstop = batches * (opts.timeout + 4 * opts.task_timeout) + 120
-    cancel = threading.Event()
-    pdd = Path(tempfile.mkdtemp(prefix="mlflow-policy-apply-"))
-    try:
-        pdd.chmod(0o700)
-        (pdd / "env").mkdir(mode=0o700)
-        (pdd / "env" / "settings").write_text(json.dumps(
-            {"suppress_output_file": True, "suppress_ansible_output": True,
-             "pexpect_timeout": 1}))
-        thread, runner = ansible_runner.run_async(
-            private_data_dir=str(pdd),
-            playbook=str(playbook.resolve()),
-            # Ansible runs in the user's directory (relative paths of their ansible.cfg and
-            # inventory resolve as in their own runs); runner writes nothing there
-            project_dir=str(cwd),
-            inventory=paths,
-            limit=opts.limit,
-            forks=opts.forks,
-            cmdline="--check --diff" if check else None,
-            envvars=envvars,
-            quiet=True,
-            suppress_env_files=True,
-            event_handler=on_event,
-            cancel_callback=cancel.is_set,
-            timeout=backstop,
-            ident="check" if check else "apply",
-        )
-        try:
-            while thread.is_alive():
-                thread.join(0.2)
-                if tick is not None:
-                    tick()
-        except BaseException:
-            # as the gathering run does: SIGINT ansible-playbook so it stops its workers,
-            # cancel runner, then kill what is left (ssh ControlPersist masters excepted)
-            leftover = driver._interrupt_ansible()
-            cancel.set()
-            thread.join(30)
-            driver._kill(leftover)
-            raise
-        status, rc = str(runner.status), runner.rc
-    finally:
-        shutil.rmtree(pdd, ignore_errors=True)
-    return playbook_run(seen, check=check, status=status, rc=rc, expected=expected,
+    status, rc = driver.run_private(
+        playbook, paths, ansible_playbook=ansible_playbook, prefix="mlflow-policy-apply-",
+        ident="check" if check else "apply", limit=opts.limit, forks=opts.forks,
+        envvars=envvars, cmdline="--check --diff" if check else None, on_event=on_event,
+        timeout=backstop, tick=tick)
+    return playbook_run(seen, check=check, status=str(status), rc=rc, expected=expected,
                         redact=redact)
-
-
-def _ansible_playbook() -> str:
-    from mlflow_policy.live.driver import LiveError, _ansible_playbook
-
-    try:
-        return _ansible_playbook()
-    except LiveError as exc:
-        raise ApplyError(str(exc).replace("live mode", "--apply")) from None
 
 
 # --- the whole --apply -----------------------------------------------------------------

@@ -341,7 +341,7 @@ def test_users_ansible_cfg_and_host_key_checking(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Runner runs Ansible elsewhere and would force host key checking off: the user's
     ./ansible.cfg is named explicitly and its host_key_checking kept (default on)."""
-    from mlflow_policy.live.driver import _ansible_settings
+    from mlflow_policy.live.driver import ansible_settings
 
     monkeypatch.delenv("ANSIBLE_CONFIG", raising=False)
     monkeypatch.delenv("ANSIBLE_HOST_KEY_CHECKING", raising=False)
@@ -349,10 +349,10 @@ def test_users_ansible_cfg_and_host_key_checking(tmp_path: Path,
     project = tmp_path / "project"
     project.mkdir()
     project.chmod(0o755)
-    assert _ansible_settings(project)["ANSIBLE_HOST_KEY_CHECKING"] in ("True", "False")
+    assert ansible_settings(project)["ANSIBLE_HOST_KEY_CHECKING"] in ("True", "False")
     (project / "ansible.cfg").write_text("[defaults]\nhost_key_checking = False\n")
-    settings = _ansible_settings(project)
+    settings = ansible_settings(project)
     assert settings == {"ANSIBLE_CONFIG": str((project / "ansible.cfg").resolve()),
                         "ANSIBLE_HOST_KEY_CHECKING": "False"}
     monkeypatch.setenv("ANSIBLE_HOST_KEY_CHECKING", "True")
-    assert "ANSIBLE_HOST_KEY_CHECKING" not in _ansible_settings(project)
+    assert "ANSIBLE_HOST_KEY_CHECKING" not in ansible_settings(project)
