@@ -103,13 +103,17 @@ def env_text(value: Any, host: str, fact: str) -> str:
     return text
 
 
-def env_line(name: str, value: Any, host: str) -> str:
-    """One ``KEY="value"`` line of an env file."""
+def _env_escaped(name: str, value: Any, host: str) -> str:
+    """``value`` as the escaped text of variable ``name``, or refused."""
     fact = f"env.{name}"
     if not ENV_NAME.fullmatch(name):
         raise UnsafeValue(host, fact, "not a valid environment variable name")
-    text = env_text(value, host, fact)
-    return f'{name}="{_escape(text)}"'
+    return _escape(env_text(value, host, fact))
+
+
+def env_line(name: str, value: Any, host: str) -> str:
+    """One ``KEY="value"`` line of an env file."""
+    return f'{name}="{_env_escaped(name, value, host)}"'
 
 
 def _escape(text: str) -> str:
@@ -118,11 +122,7 @@ def _escape(text: str) -> str:
 
 def systemd_environment(name: str, value: Any, host: str) -> str:
     """One ``Environment="KEY=value"`` line of a systemd unit or drop-in."""
-    fact = f"env.{name}"
-    if not ENV_NAME.fullmatch(name):
-        raise UnsafeValue(host, fact, "not a valid environment variable name")
-    text = env_text(value, host, fact)
-    return f'Environment="{name}={_escape(text).replace("%", "%%")}"'
+    return f'Environment="{name}={_env_escaped(name, value, host).replace("%", "%%")}"'
 
 
 def read_env_line(line: str) -> tuple[str, str]:
