@@ -8,13 +8,10 @@ report, never drift.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,21 +19,13 @@ from typing import Any
 import pytest
 
 from tests.live.conftest import GATHER_TIMEOUT
+from tests.live.session import cli, enter_fleet
 
 pytestmark = pytest.mark.slow
 
 PACK = Path(__file__).resolve().parents[2] / "policies" / "mlflow-baseline.yaml"
 VAULT_PASSWORD = "vault-Pass-2c81"
 INLINE_SECRET = "inline-Vaulted-77e0"  # the vaulted token declared for client-ok
-
-
-def _cli(argv: list[str]) -> tuple[int, str, str]:
-    from mlflow_policy.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    return code, out.getvalue(), err.getvalue()
 
 
 def _list_form(doc: dict[str, Any]) -> dict[str, Any]:
@@ -113,16 +102,8 @@ def write_constructed(fleet: Any, where: Path, password_file: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def runs(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    saved = dict(os.environ)
-    for name in list(os.environ):
-        if name.startswith("ANSIBLE_"):
-            del os.environ[name]
-    os.environ.update(fleet.ansible_env)
-    old_tempdir = tempfile.tempdir
-    tempfile.tempdir = str(tmp_path_factory.mktemp("ansinv-tmp"))
     work = tmp_path_factory.mktemp("ansinv-cwd")
-    cwd = os.getcwd()
-    os.chdir(work)
+    restore = enter_fleet(fleet, tmp_path_factory.mktemp("ansinv-tmp"), work)
     password_file = work / "vault-password"
     password_file.write_text(VAULT_PASSWORD + "\n")
     knobs = ["--forks", "10", "--timeout", str(GATHER_TIMEOUT), "-p", str(PACK)]
@@ -134,23 +115,20 @@ def runs(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
         # would give it); mlflow-policy never decrypts, nor lets it into a report
         os.environ["ANSIBLE_VAULT_PASSWORD_FILE"] = str(password_file)
         for kind, inv in inventories.items():
-            code, so, se = _cli(["check", "--live", "-i", str(inv), *knobs,
+            code, so, se = cli(["check", "--live", "-i", str(inv), *knobs,
                                  "--format", f"json={kind}.json",
                                  "--format", f"text={kind}.txt"])
             out[kind] = (code, json.loads((work / f"{kind}.json").read_text()),
                          (work / f"{kind}.txt").read_text())
             out["std"] += [so, se]
-        code, so, se = _cli(["facts", "--live", "-i", str(inventories["constructed"]),
+        code, so, se = cli(["facts", "--live", "-i", str(inventories["constructed"]),
                              "--forks", "10", "--timeout", str(GATHER_TIMEOUT),
                              "--format", "json"])
         out["facts"] = (code, so)
         out["std"] += [se]
         yield out
     finally:
-        tempfile.tempdir = old_tempdir
-        os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(saved)
+        restore()
 
 
 def _findings(doc: dict[str, Any]) -> list[tuple[Any, ...]]:

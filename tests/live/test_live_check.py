@@ -10,13 +10,10 @@ through ansible-playbook; every test reads those outputs.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.live.conftest import GATHER_TIMEOUT
+from tests.live.session import cli, enter_fleet, findings_of
 
 pytestmark = pytest.mark.slow
 
@@ -39,48 +37,31 @@ SEEDED = {
 }
 
 
-def _cli(argv: list[str]) -> tuple[int, str, str]:
-    from mlflow_policy.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    return code, out.getvalue(), err.getvalue()
-
-
 @pytest.fixture(scope="module")
 def runs(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    saved = dict(os.environ)
-    for name in list(os.environ):
-        if name.startswith("ANSIBLE_"):
-            del os.environ[name]
-    os.environ.update(fleet.ansible_env)
-    old_tempdir = tempfile.tempdir
-    tempfile.tempdir = str(tmp_path_factory.mktemp("check-tmp"))
     work = tmp_path_factory.mktemp("check-cwd")
-    cwd = os.getcwd()
-    os.chdir(work)
+    restore = enter_fleet(fleet, tmp_path_factory.mktemp("check-tmp"), work)
     inv, knobs = str(fleet.inventory), ["--forks", "10", "--timeout", str(GATHER_TIMEOUT)]
     out: dict[str, Any] = {"work": work, "std": []}
     try:
-        code, so, se = _cli(["check", "--live", "-i", inv, "-p", str(PACK), *knobs,
+        code, so, se = cli(["check", "--live", "-i", inv, "-p", str(PACK), *knobs,
                              "--format", "json=live.json", "--format", "text=live.txt",
                              "--format", "html=live.html"])
         out["live"] = (code, (work / "live.json").read_text(), (work / "live.txt").read_text())
         out["html"] = (work / "live.html").read_text()
         out["std"] += [so, se]
-        code, so, se = _cli(["facts", "--live", "-i", inv, *knobs, "--format", "json",
+        code, so, se = cli(["facts", "--live", "-i", inv, *knobs, "--format", "json",
                              "-o", "snap.json"])
         assert code == 0, se
         out["snapshot"] = (work / "snap.json").read_text()
-        _, text, se2 = _cli(["check", "--facts", "snap.json", "-p", str(PACK)])
-        json_code, js, se3 = _cli(["check", "--facts", "snap.json", "-p", str(PACK),
+        _, text, se2 = cli(["check", "--facts", "snap.json", "-p", str(PACK)])
+        json_code, js, se3 = cli(["check", "--facts", "snap.json", "-p", str(PACK),
                                    "--format", "json"])
         out["from_snapshot"] = (json_code, js, text)
         out["std"] += [so, se, se2, se3]
 
         gp = work / "gp"
-        assert _cli(["gather-playbook", str(gp)])[0] == 0
+        assert cli(["gather-playbook", str(gp)])[0] == 0
         done = subprocess.run(
             [str(Path(sys.executable).with_name("ansible-playbook")), "-i", inv, "gather.yml",
              "--forks", "10", "-e", f"mlflow_policy_timeout={GATHER_TIMEOUT}"],
@@ -88,22 +69,18 @@ def runs(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
             check=False)
         out["std"] += [done.stdout, done.stderr]
         results = str(gp / "mlflow-policy-facts")
-        json_code, js, se4 = _cli(["check", "--facts", results, "-i", inv, "-p", str(PACK),
+        json_code, js, se4 = cli(["check", "--facts", results, "-i", inv, "-p", str(PACK),
                                    "--format", "json"])
-        _, text, se5 = _cli(["check", "--facts", results, "-i", inv, "-p", str(PACK)])
+        _, text, se5 = cli(["check", "--facts", results, "-i", inv, "-p", str(PACK)])
         out["from_dir"] = (json_code, js, text)
         out["std"] += [se4, se5]
         yield out
     finally:
-        tempfile.tempdir = old_tempdir
-        os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(saved)
+        restore()
 
 
 def _live_findings(report: str) -> set[tuple[str, str, str | None]]:
-    doc = json.loads(report)
-    return {(f["rule"], f["host"], f["fact"]) for f in doc["findings"] if f["rule"] in LIVE_IDS}
+    return findings_of(report, LIVE_IDS)
 
 
 HOSTS = ("client-ok", "client-behind", "client-envdrift", "server-live", "server-dbbehind",

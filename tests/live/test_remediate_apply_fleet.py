@@ -13,14 +13,12 @@ test's directory. Timings of each step go to stderr (``pytest -s``).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any
 import pytest
 
 from tests.live.conftest import GATHER_TIMEOUT
+from tests.live.session import cli, enter_fleet, findings_of
 from tests.support import REPO
 
 pytestmark = pytest.mark.slow
@@ -42,15 +41,6 @@ PASSWORD = "apply-Passw0rd-d81e44"
 HOSTS = {"app-behind": "client-behind", "app-envdrift": "client-envdrift"}
 SEEDED = {(DRIFT, "app-behind", "mlflow.version"),
           (DRIFT, "app-envdrift", "env.MLFLOW_TRACKING_URI")}
-
-
-def _cli(argv: list[str]) -> tuple[int, str, str]:
-    from mlflow_policy.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    return code, out.getvalue(), err.getvalue()
 
 
 def snapshot(root: Path, skip: set[Path]) -> dict[str, tuple[int, ...]]:
@@ -143,19 +133,11 @@ def flow(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
         {"all": {"vars": fleet_vars, "children": {"clients": {"hosts": hosts}}}}, indent=2))
     timings["hosts set up (2 environment copies)"] = time.monotonic() - t0
 
-    saved = dict(os.environ)
-    for name in list(os.environ):
-        if name.startswith("ANSIBLE_"):
-            del os.environ[name]
-    os.environ.update(fleet.ansible_env)
     temp = base / "temp"
     temp.mkdir()
-    old_tempdir = tempfile.tempdir
-    tempfile.tempdir = str(temp)
     work = base / "cwd"
     work.mkdir()
-    cwd = os.getcwd()
-    os.chdir(work)
+    restore = enter_fleet(fleet, temp, work)
     inv, knobs = str(inventory), ["--timeout", str(GATHER_TIMEOUT)]
     skip = {p for n in HOSTS for p in (env_files[n], roots[n] / "opt" / "mlflow" / "venv")}
     out: dict[str, Any] = {"std": [], "timings": timings, "env_files": env_files,
@@ -165,14 +147,14 @@ def flow(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
                            "roots_before": {n: snapshot(r, skip) for n, r in roots.items()}}
     try:
         t = time.monotonic()
-        code, so, se = _cli(["check", "--live", "-i", inv, "-p", str(POLICY), *knobs,
+        code, so, se = cli(["check", "--live", "-i", inv, "-p", str(POLICY), *knobs,
                              "--format", "json"])
         timings["check --live (before)"] = time.monotonic() - t
         out["check_before"] = (code, so)
         out["std"] += [so, se]
 
         t = time.monotonic()
-        code, so, se = _cli(["remediate", "--live", "-i", inv, "-p", str(POLICY), *knobs,
+        code, so, se = cli(["remediate", "--live", "-i", inv, "-p", str(POLICY), *knobs,
                              "--out", "remediation", "--apply", "--yes", "--format", "json"])
         timings["remediate --live --apply --yes (gather, check, apply, re-check)"] = \
             time.monotonic() - t
@@ -196,7 +178,7 @@ def flow(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
         out["std"] += [shown.getvalue(), json.dumps(out["second"].to_json())]
 
         t = time.monotonic()
-        code, so, se = _cli(["check", "--live", "-i", inv, "-p", str(POLICY), *knobs,
+        code, so, se = cli(["check", "--live", "-i", inv, "-p", str(POLICY), *knobs,
                              "--format", "json"])
         timings["check --live (after)"] = time.monotonic() - t
         out["check_after"] = (code, so)
@@ -210,15 +192,11 @@ def flow(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
             f"  {v:7.1f}s  {k}" for k, v in timings.items()), file=sys.stderr)
         yield out
     finally:
-        tempfile.tempdir = old_tempdir
-        os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(saved)
+        restore()
 
 
 def _live(report: str) -> set[tuple[str, str, str | None]]:
-    doc = json.loads(report)
-    return {(f["rule"], f["host"], f["fact"]) for f in doc["findings"] if f["rule"] in LIVE_IDS}
+    return findings_of(report, LIVE_IDS)
 
 
 def test_check_live_finds_the_seeded_drift(flow: dict[str, Any]) -> None:
